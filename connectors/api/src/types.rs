@@ -1,0 +1,298 @@
+//! Types shared by every family.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A family of abilities. One connector instance may serve several.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// SQL: execute, get_schema, list_tables, explain.
+    Query,
+    /// Metadata, search, lineage, classifications.
+    Catalog,
+    /// Jobs followed by id.
+    Processing,
+    /// Files and objects.
+    Storage,
+}
+
+impl Family {
+    /// Every family, in a fixed order.
+    pub const ALL: [Family; 4] = [Self::Query, Self::Catalog, Self::Processing, Self::Storage];
+
+    /// The lower-case name, e.g. `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Catalog => "catalog",
+            Self::Processing => "processing",
+            Self::Storage => "storage",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A table within one connector instance. Empty parts are filled in by the
+/// connector.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TableRef {
+    /// The catalog (database), where the source has several.
+    pub catalog: Option<String>,
+    /// The schema, where the source has them.
+    pub schema: Option<String>,
+    /// The table name.
+    pub name: String,
+}
+
+impl TableRef {
+    /// A table known by name alone.
+    pub fn bare(name: impl Into<String>) -> Self {
+        Self {
+            catalog: None,
+            schema: None,
+            name: name.into(),
+        }
+    }
+
+    /// Parses `name`, `schema.name` or `catalog.schema.name` (no quoting).
+    pub fn parse(text: &str) -> Self {
+        let parts: Vec<&str> = text.split('.').collect();
+        match parts.as_slice() {
+            [name] => Self::bare(*name),
+            [schema, name] => Self {
+                catalog: None,
+                schema: Some((*schema).to_owned()),
+                name: (*name).to_owned(),
+            },
+            [catalog, schema, rest @ ..] => Self {
+                catalog: Some((*catalog).to_owned()),
+                schema: Some((*schema).to_owned()),
+                name: rest.join("."),
+            },
+            [] => Self::bare(""),
+        }
+    }
+}
+
+impl fmt::Display for TableRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = &self.catalog {
+            write!(f, "{c}.")?;
+        }
+        if let Some(s) = &self.schema {
+            write!(f, "{s}.")?;
+        }
+        f.write_str(&self.name)
+    }
+}
+
+/// What kind of relation a table is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableType {
+    /// A base table.
+    #[default]
+    Table,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+    /// Data read from outside the source (files).
+    External,
+    /// A system or catalog table.
+    System,
+}
+
+/// A table as listed by a connector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableInfo {
+    /// The table's full name within the connector.
+    pub table: TableRef,
+    /// Table, view, ...
+    pub table_type: TableType,
+    /// The source's comment on the table.
+    pub description: Option<String>,
+    /// Estimated rows, when the source knows it cheaply.
+    pub row_estimate: Option<u64>,
+    /// Where the data lives, when that means something.
+    pub location: Option<String>,
+    /// The storage format, when the source has one.
+    pub format: Option<String>,
+}
+
+/// A column as a source describes it, beside its Arrow field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    /// The column name.
+    pub name: String,
+    /// The source's own type name (e.g. `varchar(20)`), when it has one.
+    pub source_type: Option<String>,
+    /// The source's comment on the column.
+    pub description: Option<String>,
+}
+
+/// Caps on one request. `None` means the gateway's default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop after this many rows.
+    pub max_rows: Option<u64>,
+    /// Stop after about this many bytes of Arrow data.
+    pub max_bytes: Option<u64>,
+    /// Time allowed for the statement at the source.
+    pub timeout: Option<Duration>,
+}
+
+/// Whether a request may change the source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessMode {
+    /// Reads only; enforced by the connector as deeply as its source allows.
+    #[default]
+    ReadOnly,
+    /// Reads and writes, for callers and connectors allowed to write.
+    ReadWrite,
+}
+
+/// A value bound to a statement parameter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum ParamValue {
+    /// SQL NULL.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int64(i64),
+    /// An unsigned integer.
+    UInt64(u64),
+    /// A double.
+    Float64(f64),
+    /// Text.
+    Utf8(String),
+    /// Bytes.
+    Binary(Vec<u8>),
+    /// Days since 1970-01-01.
+    Date32(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    TimestampMicros(i64),
+    /// An exact decimal in base 10, e.g. `-12.340`.
+    Decimal(String),
+}
+
+/// A statement parameter, positional unless named.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Param {
+    /// The parameter's name, for sources with named parameters.
+    pub name: Option<String>,
+    /// The bound value.
+    pub value: ParamValue,
+}
+
+/// The outcome of a connector's health check.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HealthReport {
+    /// The individual checks, in the order they ran.
+    pub checks: Vec<HealthCheck>,
+}
+
+impl HealthReport {
+    /// Healthy when every check passed (and there was at least one).
+    pub fn healthy(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(|c| c.ok)
+    }
+
+    /// The first failed check, if any.
+    pub fn first_failure(&self) -> Option<&HealthCheck> {
+        self.checks.iter().find(|c| !c.ok)
+    }
+}
+
+/// One check of a health report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HealthCheck {
+    /// What was checked, e.g. `path readable`.
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found; when failed, the precise reason.
+    pub detail: String,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+impl HealthCheck {
+    /// Runs `check`, timing it, and records its outcome.
+    pub async fn run<F>(name: &str, check: F) -> Self
+    where
+        F: Future<Output = crate::Result<String>>,
+    {
+        let started = std::time::Instant::now();
+        let outcome = check.await;
+        let latency = started.elapsed();
+        match outcome {
+            Ok(detail) => Self {
+                name: name.to_owned(),
+                ok: true,
+                detail,
+                latency,
+            },
+            Err(e) => Self {
+                name: name.to_owned(),
+                ok: false,
+                detail: e.to_string(),
+                latency,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_refs_parse_and_print() {
+        assert_eq!(TableRef::parse("orders"), TableRef::bare("orders"));
+        let t = TableRef::parse("public.orders");
+        assert_eq!(t.schema.as_deref(), Some("public"));
+        assert_eq!(t.to_string(), "public.orders");
+        let t = TableRef::parse("db.public.orders");
+        assert_eq!(t.catalog.as_deref(), Some("db"));
+        assert_eq!(t.to_string(), "db.public.orders");
+    }
+
+    #[test]
+    fn a_report_is_healthy_only_when_every_check_passed() {
+        let ok = HealthCheck {
+            name: "a".into(),
+            ok: true,
+            ..Default::default()
+        };
+        let bad = HealthCheck {
+            name: "b".into(),
+            ok: false,
+            detail: "no such directory".into(),
+            ..Default::default()
+        };
+        assert!(!HealthReport::default().healthy());
+        assert!(HealthReport { checks: vec![ok.clone()] }.healthy());
+        let report = HealthReport { checks: vec![ok, bad] };
+        assert!(!report.healthy());
+        assert_eq!(report.first_failure().map(|c| c.name.as_str()), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn health_check_run_records_failures() {
+        let c = HealthCheck::run("probe", async { Err(crate::Error::unavailable("refused")) }).await;
+        assert!(!c.ok);
+        assert_eq!(c.detail, "refused");
+    }
+}

@@ -1,0 +1,63 @@
+//! DataFusion's errors in the connector API's terms.
+
+use datafusion::error::DataFusionError;
+use dmesh_connector_api::Error;
+
+/// Maps a DataFusion error to a connector error with the right status.
+pub(crate) fn from_datafusion(e: DataFusionError) -> Error {
+    let message = e.to_string();
+    let root = e.find_root();
+    match root {
+        DataFusionError::External(inner) => {
+            if let Some(err) = inner.downcast_ref::<Error>() {
+                return Error::new(err.kind(), err.message()).with_reason(err.reason());
+            }
+            Error::internal(message)
+        }
+        DataFusionError::ArrowError(inner, _) => {
+            if let arrow::error::ArrowError::ExternalError(x) = inner.as_ref()
+                && let Some(err) = x.downcast_ref::<Error>()
+            {
+                return Error::new(err.kind(), err.message()).with_reason(err.reason());
+            }
+            Error::invalid_argument(message).with_reason("QUERY_FAILED")
+        }
+        DataFusionError::SQL(..) => Error::invalid_argument(message).with_reason("SQL_SYNTAX"),
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::Configuration(_) => {
+            Error::invalid_argument(message).with_reason("SQL_INVALID")
+        }
+        DataFusionError::Execution(_) => Error::invalid_argument(message).with_reason("QUERY_FAILED"),
+        DataFusionError::ResourcesExhausted(_) => Error::resource_exhausted(message)
+            .with_reason("MEMORY_LIMIT")
+            .with_retryable(false),
+        DataFusionError::NotImplemented(_) => {
+            Error::new(dmesh_connector_api::ErrorKind::Unsupported, message).with_reason("SQL_UNSUPPORTED")
+        }
+        DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) | DataFusionError::ParquetError(_) => {
+            Error::unavailable(format!("reading files failed: {message}")).with_reason("READ_FAILED")
+        }
+        _ => Error::internal(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dmesh_connector_api::ErrorKind;
+
+    #[test]
+    fn statuses_follow_the_cause() {
+        assert_eq!(
+            from_datafusion(DataFusionError::Plan("no table".into())).kind(),
+            ErrorKind::InvalidArgument
+        );
+        let e = from_datafusion(DataFusionError::ResourcesExhausted("pool".into()));
+        assert_eq!(e.kind(), ErrorKind::ResourceExhausted);
+        assert!(!e.is_retryable());
+        let wrapped = DataFusionError::Context(
+            "while planning".into(),
+            Box::new(DataFusionError::External(Box::new(Error::permission_denied("read-only")))),
+        );
+        assert_eq!(from_datafusion(wrapped).kind(), ErrorKind::PermissionDenied);
+    }
+}
