@@ -70,8 +70,8 @@ pub struct ServerConfig {
     #[serde(default = "default_max_message")]
     pub max_request_bytes: usize,
 
-    /// Results of at most this many rows may come back inline in an Execute
-    /// reply when the client asks for inline results without its own cap.
+    /// The most rows an Execute reply may carry inline, whatever the client
+    /// asks for; bigger results are streamed with the ticket.
     #[serde(default = "default_inline_rows")]
     pub inline_max_rows: u64,
 }

@@ -173,12 +173,6 @@ impl From<GatewayError> for tonic::Status {
     }
 }
 
-impl From<ConnectorError> for tonic::Status {
-    fn from(e: ConnectorError) -> Self {
-        GatewayError::Connector(e).into()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,7 +200,7 @@ mod tests {
 
     #[test]
     fn unsupported_abilities_are_unimplemented() {
-        let status: tonic::Status = ConnectorError::unsupported("lineage").into();
+        let status: tonic::Status = GatewayError::from(ConnectorError::unsupported("lineage")).into();
         assert_eq!(status.code(), Code::Unimplemented);
     }
 }

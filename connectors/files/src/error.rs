@@ -22,7 +22,18 @@ pub(crate) fn from_datafusion(e: DataFusionError) -> Error {
             }
             Error::invalid_argument(message).with_reason("QUERY_FAILED")
         }
-        DataFusionError::SQL(..) => Error::invalid_argument(message).with_reason("SQL_SYNTAX"),
+        DataFusionError::SQL(parser, _) => {
+            use datafusion::sql::sqlparser::parser::ParserError as P;
+            let detail = match parser.as_ref() {
+                P::ParserError(m) | P::TokenizerError(m) => m.clone(),
+                P::RecursionLimitExceeded => "the query nests too deeply".to_owned(),
+            };
+            Error::invalid_argument(format!("SQL syntax error: {detail}")).with_reason("SQL_SYNTAX")
+        }
+        DataFusionError::NotImplemented(m) if m.contains("single SQL statement") => Error::permission_denied(
+            "only one statement per request is allowed; this request holds several (statement lists are refused)",
+        )
+        .with_reason("MULTIPLE_STATEMENTS"),
         DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::Configuration(_) => {
             Error::invalid_argument(message).with_reason("SQL_INVALID")
         }

@@ -1,0 +1,401 @@
+//! Running queries: planning into tickets, redeeming tickets into limited
+//! streams, and inline results.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::writer::StreamWriter;
+use arrow::record_batch::RecordBatch;
+use dmesh_connector_api::{AccessMode, BatchStream, Error as ConnectorError, ErrorKind, Limits, Param, QueryRequest};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+
+use crate::error::{GatewayError, Result};
+use crate::registry::Registry;
+use crate::ticket::{TicketClaims, TicketIssuer};
+
+/// Why a result ended before the source ran out of rows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Truncation {
+    /// The limit that cut it: `max_rows` or `max_bytes`.
+    pub limit: &'static str,
+    /// Its value.
+    pub value: u64,
+}
+
+/// A planned query: its schema and the ticket that runs it.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The result's schema.
+    pub schema: SchemaRef,
+    /// The signed ticket.
+    pub ticket: Vec<u8>,
+    /// What the ticket stands for.
+    pub claims: TicketClaims,
+}
+
+/// Plans and runs queries on the registry's connectors.
+#[derive(Debug)]
+pub struct QueryEngine {
+    registry: Arc<Registry>,
+    tickets: TicketIssuer,
+}
+
+impl QueryEngine {
+    /// An engine issuing tickets with `tickets`.
+    pub fn new(registry: Arc<Registry>, tickets: TicketIssuer) -> Self {
+        Self { registry, tickets }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Checks a statement on its connector and issues a ticket for it.
+    ///
+    /// # Errors
+    /// Unknown connector, a connector without the Query family, or the
+    /// connector's complaint about the statement.
+    pub async fn prepare(&self, connector: &str, sql: &str, params: Vec<Param>, limits: Limits) -> Result<Prepared> {
+        if sql.trim().is_empty() {
+            return Err(GatewayError::BadRequest("`sql` is empty; send one SQL query".into()));
+        }
+        let instance = self.registry.get(connector)?;
+        let request = QueryRequest {
+            sql: sql.to_owned(),
+            params,
+            limits,
+            access: AccessMode::ReadOnly,
+        };
+        let schema = instance.query()?.plan(&request).await?;
+        let claims = TicketClaims {
+            query_id: new_query_id(),
+            connector: connector.to_owned(),
+            sql: request.sql,
+            params: request.params,
+            max_rows: limits.max_rows,
+            max_bytes: limits.max_bytes,
+            timeout_ms: limits.timeout.map(|d| d.as_millis() as u64),
+            expires_at_ms: self.tickets.expiry_from_now(),
+        };
+        let ticket = self.tickets.issue(&claims);
+        Ok(Prepared { schema, ticket, claims })
+    }
+
+    /// Checks a ticket and starts its query.
+    ///
+    /// # Errors
+    /// Unknown or expired tickets, and the connector's errors.
+    pub async fn redeem(&self, ticket: &[u8]) -> Result<LimitedStream> {
+        let claims = self.tickets.redeem(ticket)?;
+        self.run(&claims).await
+    }
+
+    /// Starts the query a ticket stands for.
+    ///
+    /// # Errors
+    /// The connector's errors.
+    pub async fn run(&self, claims: &TicketClaims) -> Result<LimitedStream> {
+        let instance = self.registry.get(&claims.connector)?;
+        let limits = claims.limits();
+        let request = QueryRequest {
+            sql: claims.sql.clone(),
+            params: claims.params.clone(),
+            limits,
+            access: AccessMode::ReadOnly,
+        };
+        tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
+        let stream = instance.query()?.execute(request).await?;
+        Ok(LimitedStream::new(stream, limits))
+    }
+
+    /// Runs a prepared query and returns it whole as an Arrow IPC stream when
+    /// it has at most `max_rows` rows and `max_bytes` bytes; `None` when it is
+    /// bigger (the caller then streams it with the ticket).
+    ///
+    /// # Errors
+    /// The connector's errors.
+    pub async fn inline(&self, prepared: &Prepared, max_rows: u64, max_bytes: u64) -> Result<Option<InlineResult>> {
+        let mut stream = self.run(&prepared.claims).await?;
+        let truncation = stream.truncation_handle();
+        let mut batches = Vec::new();
+        let (mut rows, mut bytes) = (0u64, 0u64);
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            bytes += batch.get_array_memory_size() as u64;
+            if rows > max_rows || bytes > max_bytes {
+                return Ok(None);
+            }
+            batches.push(batch);
+        }
+        let ipc = ipc_stream(&stream.schema(), &batches)?;
+        if ipc.len() as u64 > max_bytes {
+            return Ok(None);
+        }
+        let truncation = truncation.lock().map(|t| t.clone()).unwrap_or(None);
+        Ok(Some(InlineResult { ipc, rows, truncation }))
+    }
+}
+
+/// A whole result, small enough to send in one reply.
+#[derive(Debug)]
+pub struct InlineResult {
+    /// An Arrow IPC stream: schema, then every batch.
+    pub ipc: Vec<u8>,
+    /// How many rows.
+    pub rows: u64,
+    /// Whether a limit cut it.
+    pub truncation: Option<Truncation>,
+}
+
+fn new_query_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A connector's stream with the request's row, byte and time caps applied.
+///
+/// When a cap cuts the result the stream ends cleanly and
+/// [`truncation`](Self::truncation_handle) says which cap did; when the time
+/// runs out it ends with `DEADLINE_EXCEEDED`. Ending early drops the
+/// connector's stream, which cancels the query at the source.
+pub struct LimitedStream {
+    schema: SchemaRef,
+    inner: Option<BatchStream>,
+    max_rows: Option<u64>,
+    max_bytes: Option<u64>,
+    rows: u64,
+    bytes: u64,
+    deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
+    truncation: Arc<Mutex<Option<Truncation>>>,
+}
+
+impl std::fmt::Debug for LimitedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LimitedStream")
+            .field("rows", &self.rows)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LimitedStream {
+    /// Applies `limits` to `inner`.
+    pub fn new(inner: BatchStream, limits: Limits) -> Self {
+        Self {
+            schema: inner.schema(),
+            inner: Some(inner),
+            max_rows: limits.max_rows.filter(|&n| n > 0),
+            max_bytes: limits.max_bytes.filter(|&n| n > 0),
+            rows: 0,
+            bytes: 0,
+            deadline: limits.timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t)),
+            truncation: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Shared view of the truncation, filled in when a cap cuts the result.
+    pub fn truncation_handle(&self) -> Arc<Mutex<Option<Truncation>>> {
+        self.truncation.clone()
+    }
+
+    fn cut(&mut self, limit: &'static str, value: u64) {
+        self.inner = None;
+        if let Ok(mut t) = self.truncation.lock() {
+            *t = Some(Truncation { limit, value });
+        }
+    }
+}
+
+impl Stream for LimitedStream {
+    type Item = Result<RecordBatch, ConnectorError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.inner.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Some((sleep, limit)) = this.deadline.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            let limit = *limit;
+            this.inner = None;
+            return Poll::Ready(Some(Err(ConnectorError::new(
+                ErrorKind::DeadlineExceeded,
+                format!(
+                    "the query ran past its time limit of {}",
+                    humantime::format_duration(limit)
+                ),
+            )
+            .with_reason("TIMEOUT"))));
+        }
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let batch = match inner.poll_next_unpin(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => {
+                this.inner = None;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.inner = None;
+                return Poll::Ready(Some(Err(e)));
+            }
+            Poll::Ready(Some(Ok(b))) => b,
+        };
+        if batch.num_rows() == 0 {
+            return Poll::Ready(Some(Ok(batch)));
+        }
+        let mut batch = batch;
+        if let Some(max) = this.max_rows {
+            let remaining = max.saturating_sub(this.rows);
+            if remaining == 0 {
+                this.cut("max_rows", max);
+                return Poll::Ready(None);
+            }
+            if batch.num_rows() as u64 > remaining {
+                batch = batch.slice(0, remaining as usize);
+                this.rows += remaining;
+                this.cut("max_rows", max);
+                return Poll::Ready(Some(Ok(batch)));
+            }
+        }
+        let size = batch.get_array_memory_size() as u64;
+        if let Some(max) = this.max_bytes
+            && this.rows > 0
+            && this.bytes + size > max
+        {
+            this.cut("max_bytes", max);
+            return Poll::Ready(None);
+        }
+        this.rows += batch.num_rows() as u64;
+        this.bytes += size;
+        Poll::Ready(Some(Ok(batch)))
+    }
+}
+
+/// An Arrow IPC stream of `batches` (just the schema when there are none).
+///
+/// # Errors
+/// Arrow's, as an internal error.
+pub fn ipc_stream(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    {
+        let mut w = StreamWriter::try_new(&mut buf, schema).map_err(ConnectorError::from)?;
+        for b in batches {
+            w.write(b).map_err(ConnectorError::from)?;
+        }
+        w.finish().map_err(ConnectorError::from)?;
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use futures::TryStreamExt;
+
+    fn source(batches: usize, rows_each: i64) -> BatchStream {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let s = schema.clone();
+        let items: Vec<_> = (0..batches)
+            .map(move |i| {
+                let start = i as i64 * rows_each;
+                RecordBatch::try_new(s.clone(), vec![Arc::new(Int64Array::from_iter_values(start..start + rows_each))])
+                    .map_err(ConnectorError::from)
+            })
+            .collect();
+        BatchStream::new(schema, futures::stream::iter(items))
+    }
+
+    fn limits(max_rows: Option<u64>) -> Limits {
+        Limits {
+            max_rows,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn row_caps_cut_and_say_so() {
+        let s = LimitedStream::new(source(3, 10), limits(Some(25)));
+        let t = s.truncation_handle();
+        let got: Vec<RecordBatch> = s.try_collect().await.expect("ok");
+        assert_eq!(got.iter().map(|b| b.num_rows()).sum::<usize>(), 25);
+        assert_eq!(
+            *t.lock().expect("lock"),
+            Some(Truncation {
+                limit: "max_rows",
+                value: 25
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cap_equal_to_the_size_does_not_truncate() {
+        let s = LimitedStream::new(source(2, 10), limits(Some(20)));
+        let t = s.truncation_handle();
+        let got: Vec<RecordBatch> = s.try_collect().await.expect("ok");
+        assert_eq!(got.iter().map(|b| b.num_rows()).sum::<usize>(), 20);
+        assert_eq!(*t.lock().expect("lock"), None);
+
+        let s = LimitedStream::new(source(3, 10), limits(Some(20)));
+        let t = s.truncation_handle();
+        let got: Vec<RecordBatch> = s.try_collect().await.expect("ok");
+        assert_eq!(got.iter().map(|b| b.num_rows()).sum::<usize>(), 20);
+        assert!(t.lock().expect("lock").is_some());
+    }
+
+    #[tokio::test]
+    async fn byte_caps_keep_at_least_one_batch() {
+        let s = LimitedStream::new(
+            source(5, 1000),
+            Limits {
+                max_bytes: Some(1),
+                ..Default::default()
+            },
+        );
+        let t = s.truncation_handle();
+        let got: Vec<RecordBatch> = s.try_collect().await.expect("ok");
+        assert_eq!(got.len(), 1);
+        assert_eq!(t.lock().expect("lock").as_ref().map(|t| t.limit), Some("max_bytes"));
+    }
+
+    #[tokio::test]
+    async fn deadlines_end_the_stream_with_an_error() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let never = BatchStream::new(schema, futures::stream::pending());
+        let mut s = LimitedStream::new(
+            never,
+            Limits {
+                timeout: Some(Duration::from_millis(20)),
+                ..Default::default()
+            },
+        );
+        let e = s.next().await.expect("an item").expect_err("deadline");
+        assert_eq!(e.kind(), ErrorKind::DeadlineExceeded);
+        assert!(s.next().await.is_none());
+    }
+
+    #[test]
+    fn ipc_streams_read_back() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).expect("batch");
+        let bytes = ipc_stream(&schema, &[batch.clone()]).expect("ipc");
+        let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).expect("reader");
+        let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
+        assert_eq!(back, vec![batch]);
+    }
+}

@@ -1,0 +1,172 @@
+//! Arrow Flight on the gateway's port: `DoGet` redeems the tickets that
+//! `QueryService.Execute` issues and streams the result.
+//!
+//! `GetFlightInfo` also accepts a command descriptor holding JSON,
+//! `{"connector": "demo", "sql": "SELECT ..."}`, so a plain Flight client
+//! (such as `pyarrow.flight`) can run a query with no dmesh-specific stubs.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest,
+    HandshakeResponse, PollInfo, PutResult, SchemaAsIpc, SchemaResult, Ticket,
+};
+use arrow::ipc::writer::IpcWriteOptions;
+use futures::{Stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::engine::QueryEngine;
+use crate::error::GatewayError;
+
+/// No FlightData message is larger than this unless one value alone is.
+pub const MAX_FLIGHT_DATA_BYTES: usize = 2 << 20;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// The Flight service.
+#[derive(Debug, Clone)]
+pub struct FlightApi {
+    engine: Arc<crate::service::AppState>,
+}
+
+impl FlightApi {
+    /// A Flight service over the gateway's engine.
+    pub fn new(state: Arc<crate::service::AppState>) -> Self {
+        Self { engine: state }
+    }
+
+    fn engine(&self) -> &QueryEngine {
+        &self.engine.engine
+    }
+}
+
+/// The JSON command `GetFlightInfo` accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryCommand {
+    connector: String,
+    sql: String,
+    #[serde(default)]
+    max_rows: Option<u64>,
+}
+
+/// Streams a redeemed ticket's result as Flight data. When a limit cut the
+/// result, a last message carries only app_metadata saying so:
+/// `{"truncated":true,"limit":"max_rows","value":N}`.
+pub async fn stream_ticket(engine: &QueryEngine, ticket: &[u8]) -> Result<BoxStream<FlightData>, Status> {
+    let stream = engine.redeem(ticket).await?;
+    let schema = stream.schema();
+    let truncation = stream.truncation_handle();
+    let batches = stream.map_err(|e| FlightError::Tonic(Box::new(Status::from(GatewayError::from(e)))));
+    let encoded = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .with_max_flight_data_size(MAX_FLIGHT_DATA_BYTES)
+        .build(batches)
+        .map_err(|e| match e {
+            FlightError::Tonic(status) => *status,
+            other => Status::internal(format!("encoding the result failed: {other}")),
+        });
+    let trailer = futures::stream::once(async move {
+        let t = truncation.lock().ok().and_then(|t| t.clone());
+        t.map(|t| {
+            let meta = serde_json::json!({"truncated": true, "limit": t.limit, "value": t.value});
+            Ok(FlightData {
+                app_metadata: meta.to_string().into_bytes().into(),
+                ..Default::default()
+            })
+        })
+    })
+    .filter_map(futures::future::ready);
+    Ok(Box::pin(encoded.chain(trailer)))
+}
+
+fn unimplemented<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "Flight {what} is not offered by this gateway; run queries with QueryService.Execute or GetFlightInfo, then DoGet"
+    )))
+}
+
+#[tonic::async_trait]
+impl FlightService for FlightApi {
+    type HandshakeStream = BoxStream<HandshakeResponse>;
+    type ListFlightsStream = BoxStream<FlightInfo>;
+    type DoGetStream = BoxStream<FlightData>;
+    type DoPutStream = BoxStream<PutResult>;
+    type DoExchangeStream = BoxStream<FlightData>;
+    type DoActionStream = BoxStream<arrow_flight::Result>;
+    type ListActionsStream = BoxStream<ActionType>;
+
+    async fn handshake(&self, _: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        unimplemented("Handshake")
+    }
+
+    async fn list_flights(&self, _: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        unimplemented("ListFlights")
+    }
+
+    async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let descriptor = request.into_inner();
+        let command: QueryCommand = serde_json::from_slice(&descriptor.cmd).map_err(|e| {
+            GatewayError::BadRequest(format!(
+                "the descriptor's command must be JSON like {{\"connector\": \"demo\", \"sql\": \"SELECT 1\"}}: {e}"
+            ))
+        })?;
+        let limits = dmesh_connector_api::Limits {
+            max_rows: command.max_rows,
+            ..Default::default()
+        };
+        let prepared = self
+            .engine()
+            .prepare(&command.connector, &command.sql, Vec::new(), limits)
+            .await?;
+        let info = FlightInfo::new()
+            .try_with_schema(&prepared.schema)
+            .map_err(|e| Status::internal(format!("encoding the schema failed: {e}")))?
+            .with_descriptor(descriptor)
+            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(prepared.ticket)))
+            .with_ordered(true);
+        Ok(Response::new(info))
+    }
+
+    async fn poll_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        unimplemented("PollFlightInfo")
+    }
+
+    async fn get_schema(&self, request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        let info = self.get_flight_info(request).await?.into_inner();
+        let schema = info
+            .try_decode_schema()
+            .map_err(|e| Status::internal(format!("decoding the schema failed: {e}")))?;
+        let result: SchemaResult = SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
+            .try_into()
+            .map_err(|e: arrow::error::ArrowError| Status::internal(format!("encoding the schema failed: {e}")))?;
+        Ok(Response::new(result))
+    }
+
+    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket = request.into_inner();
+        let stream = stream_ticket(self.engine(), &ticket.ticket).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn do_put(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        unimplemented("DoPut")
+    }
+
+    async fn do_exchange(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
+        unimplemented("DoExchange")
+    }
+
+    async fn do_action(&self, _: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        unimplemented("DoAction")
+    }
+
+    async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        Ok(Response::new(Box::pin(futures::stream::empty())))
+    }
+}

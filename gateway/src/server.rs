@@ -1,0 +1,196 @@
+//! Assembling and running the gateway.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dmesh_connector_api::{ExposeSecret, Kind, KindRegistry};
+use dmesh_proto::v1::catalog_service_server::CatalogServiceServer;
+use dmesh_proto::v1::connector_registry_server::ConnectorRegistryServer;
+use dmesh_proto::v1::processing_service_server::ProcessingServiceServer;
+use dmesh_proto::v1::query_service_server::QueryServiceServer;
+use dmesh_proto::v1::storage_service_server::StorageServiceServer;
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+
+use crate::config::{GatewayConfig, default_state_dir};
+use crate::engine::QueryEngine;
+use crate::flight::FlightApi;
+use crate::registry::{Origin, Registry};
+use crate::service::{AppState, CatalogApi, ProcessingApi, QueryApi, RegistryApi, StorageApi};
+use crate::state::StateStore;
+use crate::ticket::TicketIssuer;
+
+/// Every connector kind built into this binary.
+pub fn builtin_kinds() -> KindRegistry {
+    let mut kinds = KindRegistry::default();
+    kinds.register(Kind::<dmesh_connector_files::FilesConfig>::new());
+    kinds
+}
+
+/// A gateway that is listening.
+#[derive(Debug)]
+pub struct RunningGateway {
+    addr: SocketAddr,
+    state_dir: PathBuf,
+    registry: Arc<Registry>,
+    grace: Duration,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningGateway {
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.state_dir
+    }
+
+    /// Stops accepting calls, lets running calls finish for the grace period,
+    /// then ends the rest and closes the connectors.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let abort = self.task.abort_handle();
+        match tokio::time::timeout(self.grace, &mut self.task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server ended with an error"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!(grace = %humantime::format_duration(self.grace), "calls still running after the grace period; ending them");
+                abort.abort();
+            }
+        }
+        self.registry.close_all().await;
+        tracing::info!("gateway stopped");
+    }
+}
+
+/// Builds the connectors and starts serving. With `serve_demo`, the built-in
+/// `demo` connector is served too.
+///
+/// # Errors
+/// A clear message for a bad config, an unusable state directory, or an
+/// address that cannot be bound.
+pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<RunningGateway> {
+    config.validate()?;
+    let state_dir = config.server.state_dir.clone().unwrap_or_else(default_state_dir);
+    let state = StateStore::open(&state_dir)?;
+    let registry = Arc::new(Registry::new(builtin_kinds(), state, state_dir.clone()));
+
+    if serve_demo {
+        let root = crate::demo::materialize(&state_dir).map_err(anyhow::Error::msg)?;
+        registry
+            .load_static(crate::demo::DEMO_CONNECTOR, "files", crate::demo::config(&root), Origin::Builtin)
+            .await?;
+    }
+    for (name, kind, cfg) in config.connector_configs() {
+        registry.load_static(&name, &kind, cfg, Origin::ConfigFile).await?;
+    }
+    let runtime = registry.load_runtime().await?;
+
+    let tickets = match &config.server.ticket_key {
+        Some(key) => {
+            let key = key.resolve().map_err(|e| anyhow::anyhow!("server.ticket_key: {e}"))?;
+            if key.expose_secret().len() < 16 {
+                anyhow::bail!("server.ticket_key must be at least 16 characters");
+            }
+            TicketIssuer::new(key.expose_secret().as_bytes().to_vec(), config.server.ticket_ttl)
+        }
+        None => TicketIssuer::random(config.server.ticket_ttl),
+    };
+    let app = Arc::new(AppState {
+        engine: QueryEngine::new(registry.clone(), tickets),
+        inline_max_rows: config.server.inline_max_rows,
+    });
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<ConnectorRegistryServer<RegistryApi>>().await;
+    health_reporter.set_serving::<QueryServiceServer<QueryApi>>().await;
+    health_reporter.set_serving::<CatalogServiceServer<CatalogApi>>().await;
+    health_reporter.set_serving::<ProcessingServiceServer<ProcessingApi>>().await;
+    health_reporter.set_serving::<StorageServiceServer<StorageApi>>().await;
+    health_reporter.set_serving::<FlightServiceServer<FlightApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dmesh_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let max = config.server.max_request_bytes;
+    macro_rules! svc {
+        ($server:ident, $api:expr) => {
+            $server::new($api)
+                .max_decoding_message_size(max)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+        };
+    }
+    let router = tonic::transport::Server::builder()
+        .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .tcp_nodelay(true)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(svc!(ConnectorRegistryServer, RegistryApi(app.clone())))
+        .add_service(svc!(QueryServiceServer, QueryApi(app.clone())))
+        .add_service(svc!(CatalogServiceServer, CatalogApi(app.clone())))
+        .add_service(svc!(ProcessingServiceServer, ProcessingApi(app.clone())))
+        .add_service(svc!(StorageServiceServer, StorageApi(app.clone())))
+        .add_service(
+            FlightServiceServer::new(FlightApi::new(app.clone()))
+                .max_decoding_message_size(max)
+                .accept_compressed(CompressionEncoding::Gzip),
+        );
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stopped.await;
+    }));
+    let connectors = registry.list().len();
+    tracing::info!(%addr, state_dir = %state_dir.display(), connectors, restored = runtime, "dmesh gateway listening");
+    Ok(RunningGateway {
+        addr,
+        state_dir,
+        registry,
+        grace: config.server.shutdown_grace,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

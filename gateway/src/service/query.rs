@@ -1,0 +1,118 @@
+//! `dmesh.v1.QueryService`.
+
+use std::sync::Arc;
+
+use dmesh_connector_api::TableFilter;
+use dmesh_proto::v1 as pb;
+use dmesh_proto::v1::query_service_server::QueryService;
+use tonic::{Request, Response, Status};
+
+use super::{AppState, paginate};
+use crate::convert;
+use crate::engine::ipc_stream;
+use crate::error::GatewayError;
+
+/// Inline results are at most this many bytes unless the client asks for less.
+const INLINE_MAX_BYTES: u64 = 1 << 20;
+
+/// The query service.
+#[derive(Debug, Clone)]
+pub struct QueryApi(pub Arc<AppState>);
+
+#[tonic::async_trait]
+impl QueryService for QueryApi {
+    async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
+        let r = request.into_inner();
+        let limits = convert::limits(r.limits.as_ref())?;
+        let params = convert::params(&r.params)?;
+        let prepared = self.0.engine.prepare(&r.connector, &r.sql, params, limits).await?;
+        let arrow_schema = ipc_stream(&prepared.schema, &[])?;
+        let inline = match r.inline {
+            Some(p) if p.max_rows > 0 => {
+                let max_rows = p.max_rows.min(self.0.inline_max_rows);
+                let max_bytes = if p.max_bytes == 0 { INLINE_MAX_BYTES } else { p.max_bytes.min(INLINE_MAX_BYTES * 16) };
+                self.0
+                    .engine
+                    .inline(&prepared, max_rows, max_bytes)
+                    .await?
+                    .map(|i| pb::InlineResult {
+                        arrow_ipc: i.ipc,
+                        rows: i.rows,
+                        truncation: convert::truncation(i.truncation.as_ref()),
+                    })
+            }
+            _ => None,
+        };
+        tracing::info!(query_id = %prepared.claims.query_id, connector = %r.connector, inline = inline.is_some(), "query planned");
+        Ok(Response::new(pb::ExecuteResponse {
+            arrow_schema,
+            ticket: Some(pb::Ticket {
+                ticket: prepared.ticket,
+                expires_at: Some(convert::timestamp_ms(prepared.claims.expires_at_ms)),
+            }),
+            inline,
+            query_id: prepared.claims.query_id,
+        }))
+    }
+
+    async fn get_schema(&self, request: Request<pb::GetSchemaRequest>) -> Result<Response<pb::GetSchemaResponse>, Status> {
+        let r = request.into_inner();
+        let table = convert::table_ref_from(r.table.as_ref())?;
+        let instance = self.0.registry().get(&r.connector)?;
+        let schema = instance.query()?.get_schema(&table).await.map_err(GatewayError::from)?;
+        let columns = schema
+            .schema
+            .fields()
+            .iter()
+            .zip(schema.columns.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(f, c)| pb::Column {
+                name: f.name().clone(),
+                arrow_type: f.data_type().to_string(),
+                source_type: c.and_then(|c| c.source_type.clone()).unwrap_or_default(),
+                nullable: f.is_nullable(),
+                description: c.and_then(|c| c.description.clone()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetSchemaResponse {
+            table: Some(convert::table_info(&schema.info)),
+            arrow_schema: ipc_stream(&schema.schema, &[])?,
+            columns,
+        }))
+    }
+
+    async fn list_tables(&self, request: Request<pb::ListTablesRequest>) -> Result<Response<pb::ListTablesResponse>, Status> {
+        let r = request.into_inner();
+        let instance = self.0.registry().get(&r.connector)?;
+        let filter = TableFilter {
+            schema: (!r.schema.is_empty()).then(|| r.schema.clone()),
+        };
+        let tables = instance.query()?.list_tables(&filter).await.map_err(GatewayError::from)?;
+        let (page, next_page_token) = paginate(tables, r.page.as_ref())?;
+        Ok(Response::new(pb::ListTablesResponse {
+            tables: page.iter().map(convert::table_info).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn explain(&self, request: Request<pb::ExplainRequest>) -> Result<Response<pb::ExplainResponse>, Status> {
+        let r = request.into_inner();
+        if r.sql.trim().is_empty() {
+            return Err(GatewayError::BadRequest("`sql` is empty; send the query to explain".into()).into());
+        }
+        let instance = self.0.registry().get(&r.connector)?;
+        let req = dmesh_connector_api::QueryRequest {
+            sql: r.sql,
+            params: convert::params(&r.params)?,
+            ..Default::default()
+        };
+        let e = instance.query()?.explain(&req, r.verbose).await.map_err(GatewayError::from)?;
+        Ok(Response::new(pb::ExplainResponse {
+            plan: e.plan,
+            sections: e
+                .sections
+                .into_iter()
+                .map(|(name, plan)| pb::PlanSection { name, plan })
+                .collect(),
+        }))
+    }
+}
