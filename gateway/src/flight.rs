@@ -56,7 +56,7 @@ struct QueryCommand {
 }
 
 /// Streams a redeemed ticket's result as Flight data. When a limit cut the
-/// result, a last message carries only app_metadata saying so:
+/// result, the last message's app_metadata says so:
 /// `{"truncated":true,"limit":"max_rows","value":N}`.
 pub async fn stream_ticket(engine: &QueryEngine, ticket: &[u8]) -> Result<BoxStream<FlightData>, Status> {
     let stream = engine.redeem(ticket).await?;
@@ -71,18 +71,41 @@ pub async fn stream_ticket(engine: &QueryEngine, ticket: &[u8]) -> Result<BoxStr
             FlightError::Tonic(status) => *status,
             other => Status::internal(format!("encoding the result failed: {other}")),
         });
-    let trailer = futures::stream::once(async move {
-        let t = truncation.lock().ok().and_then(|t| t.clone());
-        t.map(|t| {
-            let meta = serde_json::json!({"truncated": true, "limit": t.limit, "value": t.value});
-            Ok(FlightData {
-                app_metadata: meta.to_string().into_bytes().into(),
-                ..Default::default()
-            })
-        })
+    Ok(Box::pin(with_truncation_note(encoded, truncation)))
+}
+
+/// Holds back one message so that, when a limit cut the result, the last
+/// message can carry the note in its app_metadata (every Flight client
+/// surfaces app_metadata on data messages; not all accept metadata-only ones).
+fn with_truncation_note(
+    encoded: impl Stream<Item = Result<FlightData, Status>> + Send + 'static,
+    truncation: Arc<std::sync::Mutex<Option<crate::engine::Truncation>>>,
+) -> impl Stream<Item = Result<FlightData, Status>> + Send + 'static {
+    let encoded = Box::pin(encoded);
+    futures::stream::unfold(Some((encoded, None::<FlightData>)), move |state| {
+        let truncation = truncation.clone();
+        async move {
+            let (mut encoded, mut held) = state?;
+            loop {
+                match encoded.next().await {
+                    Some(Ok(next)) => {
+                        if let Some(prev) = held.replace(next) {
+                            return Some((Ok(prev), Some((encoded, held))));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), None)),
+                    None => {
+                        let mut last = held?;
+                        if let Some(t) = truncation.lock().ok().and_then(|t| t.clone()) {
+                            let note = serde_json::json!({"truncated": true, "limit": t.limit, "value": t.value});
+                            last.app_metadata = note.to_string().into_bytes().into();
+                        }
+                        return Some((Ok(last), None));
+                    }
+                }
+            }
+        }
     })
-    .filter_map(futures::future::ready);
-    Ok(Box::pin(encoded.chain(trailer)))
 }
 
 fn unimplemented<T>(what: &str) -> Result<T, Status> {
