@@ -1,0 +1,262 @@
+//! The `dmesh` binary, run as a user runs it: `dmesh serve` in one process,
+//! CLI commands in others, checked on their real output.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dmesh");
+
+/// A `dmesh serve` process on a free port.
+struct Server {
+    child: Child,
+    endpoint: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(state_dir: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(state_dir)
+            .env_remove("DMESH_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dmesh serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let endpoint = loop {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the gateway logs its address");
+            if line.contains("dmesh gateway listening") {
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .expect("addr= in the log line");
+                break format!("http://{addr}");
+            }
+        };
+        Self { child, endpoint, log: rx }
+    }
+
+    fn dmesh(&self, args: &[&str]) -> Output {
+        self.dmesh_in(args, Path::new("."))
+    }
+
+    fn dmesh_in(&self, args: &[&str], cwd: &Path) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("DMESH_ENDPOINT", &self.endpoint)
+            .current_dir(cwd)
+            .output()
+            .expect("dmesh runs")
+    }
+
+    /// SIGTERM, then a clean exit with the shutdown logged.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = self.child.wait().expect("waits");
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+        let rest: Vec<String> = self.log.try_iter().collect();
+        assert!(rest.iter().any(|l| l.contains("gateway stopped")), "{rest:?}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("utf-8 output")
+}
+
+/// A failure: non-zero exit and one clear line, never a panic or a Debug dump.
+fn fails(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    let err = String::from_utf8(out.stderr.clone()).expect("utf-8");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for bad in ["panicked", "Status {", "RUST_BACKTRACE", "Error {"] {
+        assert!(!err.contains(bad), "{bad} in {err}");
+    }
+    err
+}
+
+#[test]
+fn the_tour_works_against_a_real_gateway() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(state.path());
+
+    let tables = ok(&server.dmesh(&["tables", "demo"]));
+    for t in ["customers", "order_items", "orders", "products", "reviews"] {
+        assert!(tables.contains(t), "{t} in {tables}");
+    }
+    assert!(tables.contains("(5 tables)"), "{tables}");
+
+    let csv = ok(&server.dmesh(&[
+        "query",
+        "demo",
+        "SELECT c.country, count(DISTINCT o.order_id) AS orders, sum(i.quantity * i.unit_price) AS revenue \
+         FROM orders o JOIN customers c ON c.customer_id = o.customer_id \
+         JOIN order_items i ON i.order_id = o.order_id GROUP BY c.country ORDER BY c.country",
+        "--format",
+        "csv",
+    ]));
+    let expected = common::revenue_by_country();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("country,orders,revenue"));
+    let got: Vec<(String, usize, f64)> = lines
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].to_owned(), c[1].parse().expect("int"), c[2].parse().expect("float"))
+        })
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    for (country, orders, revenue) in got {
+        let (n, rev) = expected[&country];
+        assert_eq!(orders, n, "{country}");
+        assert!((revenue - rev).abs() < 1e-6 * rev, "{country}: {revenue} vs {rev}");
+    }
+
+    let table = ok(&server.dmesh(&["query", "demo", "SELECT status, count(*) AS n FROM orders GROUP BY status ORDER BY status"]));
+    assert!(table.contains("| status") && table.contains("delivered"), "{table}");
+    assert!(table.trim_end().ends_with("(5 rows)"), "{table}");
+
+    let json = ok(&server.dmesh(&["query", "demo", "SELECT product_id, in_stock FROM products ORDER BY product_id LIMIT 2", "--format", "json"]));
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().expect("a line")).expect("json line");
+    assert_eq!(first["product_id"], 1);
+
+    let limited = server.dmesh(&["query", "demo", "SELECT * FROM orders", "--format", "csv", "--limit", "7"]);
+    let out = ok(&limited);
+    assert_eq!(out.lines().count(), 8, "header and 7 rows");
+    let note = String::from_utf8_lossy(&limited.stderr);
+    assert!(note.contains("cut at max_rows = 7"), "{note}");
+
+    let describe = ok(&server.dmesh(&["describe", "demo", "orders"]));
+    assert!(describe.contains("order_date") && describe.contains("Date32"), "{describe}");
+    let plan = ok(&server.dmesh(&["explain", "demo", "SELECT count(*) FROM orders"]));
+    assert!(plan.contains("logical_plan") && plan.contains("physical_plan"), "{plan}");
+    let kinds = ok(&server.dmesh(&["connector", "kinds"]));
+    assert!(kinds.contains("files") && kinds.contains("--path (required)"), "{kinds}");
+    let test = ok(&server.dmesh(&["connector", "test", "demo"]));
+    assert!(test.contains("connector `demo` is healthy"), "{test}");
+    server.stop();
+}
+
+#[test]
+fn results_written_as_arrow_and_parquet_read_back() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(state.path());
+    let arrow_file = out.path().join("orders.arrow");
+    let parquet_file = out.path().join("orders.parquet");
+    let sql = "SELECT * FROM orders ORDER BY order_id";
+    let r = server.dmesh(&["query", "demo", sql, "--format", "arrow", "--output", arrow_file.to_str().expect("utf-8")]);
+    ok(&r);
+    assert!(String::from_utf8_lossy(&r.stderr).contains("wrote 5000 rows"));
+    ok(&server.dmesh(&["query", "demo", sql, "--format", "parquet", "--output", parquet_file.to_str().expect("utf-8")]));
+
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::fs::File::open(&arrow_file).expect("open"), None).expect("ipc");
+    let batches: Vec<_> = reader.collect::<Result<_, _>>().expect("batches");
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5000);
+    assert_eq!(common::strings(&batches, 0)[4999], "5000");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&parquet_file).expect("open"))
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let batches: Vec<_> = reader.collect::<Result<_, _>>().expect("batches");
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5000);
+    server.stop();
+}
+
+#[test]
+fn an_added_connector_survives_a_restart() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let work = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(work.path().join("more")).expect("mkdir");
+    std::fs::write(work.path().join("more/pets.csv"), "name,legs\ncat,4\nbird,2\nsnake,0\n").expect("csv");
+
+    let server = Server::start(state.path());
+    // A relative path is resolved where the CLI runs, not where the gateway runs.
+    let added = ok(&server.dmesh_in(&["connector", "add", "files", "--name", "more", "--path", "more"], work.path()));
+    assert!(added.contains("added connector `more` (files: query, catalog)"), "{added}");
+    let show = ok(&server.dmesh(&["connector", "show", "more"]));
+    assert!(show.contains(&work.path().join("more").display().to_string()), "{show}");
+    server.stop();
+
+    let server = Server::start(state.path());
+    let list = ok(&server.dmesh(&["connector", "list"]));
+    assert!(list.contains("more") && list.contains("added") && list.contains("built-in"), "{list}");
+    let legs = ok(&server.dmesh(&["query", "more", "SELECT sum(legs) AS legs FROM pets", "--format", "csv"]));
+    assert_eq!(legs, "legs\n6\n");
+    let removed = ok(&server.dmesh(&["connector", "remove", "more"]));
+    assert_eq!(removed.trim(), "removed connector `more`");
+    fails(&server.dmesh(&["tables", "more"]));
+    server.stop();
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_clear_line() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(state.path());
+    let cases: &[(&[&str], &str)] = &[
+        (&["query", "demo", "SELEC 1"], "SQL syntax error"),
+        (&["query", "nope", "SELECT 1"], "connector `nope` not found; known connectors: demo [NOT_FOUND]"),
+        (&["query", "demo", "DROP TABLE orders"], "[PERMISSION_DENIED]"),
+        (&["query", "demo", "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'"], "not allowed"),
+        (&["connector", "add", "warehouse9", "--name", "x", "--path", "/tmp"], "unknown connector kind `warehouse9`"),
+        (&["connector", "add", "files", "--name", "x"], "missing required field --path"),
+        (&["connector", "add", "files", "--name", "x", "--path", "/tmp", "--pth", "/x"], "unknown field --pth"),
+        (
+            &["connector", "add", "files", "--name", "x", "--path", "/tmp", "--csv-has-header", "maybe"],
+            "--csv-has-header expects true or false",
+        ),
+        (&["connector", "add", "files", "--name", "x", "--path", "/no/such/dir"], "does not exist"),
+        (&["connector", "remove", "demo"], "cannot be removed"),
+        (&["describe", "demo", "nope"], "table `nope` not found"),
+        (&["--endpoint", "http://127.0.0.1:1", "tables", "demo"], "cannot reach the gateway"),
+    ];
+    for (args, expect) in cases {
+        let err = fails(&server.dmesh(args));
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    server.stop();
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = Command::new(BIN).arg("--help").output().expect("runs");
+    let help = ok(&out);
+    for cmd in ["serve", "connector", "query", "tables", "describe", "explain"] {
+        assert!(help.contains(cmd), "{cmd} in {help}");
+    }
+    let out = Command::new(BIN).args(["query", "--help"]).output().expect("runs");
+    let help = ok(&out);
+    assert!(help.contains("--format") && help.contains("parquet") && help.contains("--limit"), "{help}");
+}
