@@ -141,6 +141,8 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     let router = tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .initial_stream_window_size(Some(4 << 20))
+        .initial_connection_window_size(Some(8 << 20))
         .tcp_nodelay(true)
         .add_service(health)
         .add_service(reflection)

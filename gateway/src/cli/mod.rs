@@ -395,6 +395,7 @@ pub async fn connect(endpoint: &str) -> anyhow::Result<Channel> {
     let ep = Endpoint::from_shared(uri.clone())
         .map_err(|_| anyhow!("`{endpoint}` is not an endpoint; write it like http://127.0.0.1:50051"))?
         .connect_timeout(Duration::from_secs(5))
+        .http2_adaptive_window(true)
         .tcp_nodelay(true);
     ep.connect()
         .await
