@@ -59,6 +59,9 @@ const COMMENTS: &[&str] = &[
     "Solid build quality.",
 ];
 
+/// One order line: order id, line number, product id, quantity, unit price.
+type ItemRow = (i64, i32, i64, i32, f64);
+
 const CUSTOMERS: usize = 1_000;
 const PRODUCTS: usize = 120;
 const ORDERS: usize = 5_000;
@@ -127,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut order_customers = Vec::new();
     let mut order_dates = Vec::new();
     let mut statuses = Vec::new();
-    let mut items: [Vec<(i64, i32, i64, i32, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut items: [Vec<ItemRow>; 2] = [Vec::new(), Vec::new()];
     for i in 0..ORDERS {
         let order_id = i as i64 + 1;
         let customer = rng.below(CUSTOMERS as u64) as i64 + 1;

@@ -393,7 +393,7 @@ mod tests {
     fn ipc_streams_read_back() {
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).expect("batch");
-        let bytes = ipc_stream(&schema, &[batch.clone()]).expect("ipc");
+        let bytes = ipc_stream(&schema, std::slice::from_ref(&batch)).expect("ipc");
         let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).expect("reader");
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
         assert_eq!(back, vec![batch]);
