@@ -143,7 +143,6 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .initial_stream_window_size(Some(4 << 20))
         .initial_connection_window_size(Some(8 << 20))
-        .tcp_nodelay(true)
         .add_service(health)
         .add_service(reflection)
         .add_service(svc!(ConnectorRegistryServer, RegistryApi(app.clone())))
@@ -158,7 +157,9 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         );
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(Duration::from_secs(60)));
     let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
         let _ = stopped.await;
     }));

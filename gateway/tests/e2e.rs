@@ -453,6 +453,9 @@ async fn schemas_plans_catalog_and_plain_flight_work() {
     let cols: Vec<(String, String, bool)> = s.columns.iter().map(|c| (c.name.clone(), c.arrow_type.clone(), c.nullable)).collect();
     assert_eq!(cols[3], ("rating".to_owned(), "Int32".to_owned(), false));
     assert_eq!(cols[4], ("comment".to_owned(), "Utf8".to_owned(), true));
+    // Parquet strings come as plain Utf8, which every Arrow client reads.
+    let orders = query(&ch, "demo", "SELECT status FROM orders LIMIT 1").await;
+    assert_eq!(orders[0].schema().field(0).data_type(), &arrow::datatypes::DataType::Utf8);
     let e = q
         .get_schema(pb::GetSchemaRequest {
             connector: "demo".into(),

@@ -54,7 +54,7 @@ def make_table(rows: int) -> pa.Table:
         "note": pa.array(long_text[rng.integers(0, len(long_text), rows)]),
         "at": pa.array(1_600_000_000_000_000 + ids * 1_000_000, type=pa.timestamp("us", tz="UTC")),
         "flag": rng.random(rows) < 0.5,
-        "amount": pa.array(rng.integers(0, 10**10, rows), type=pa.int64()).cast(pa.decimal128(12, 2)),
+        "amount": pa.array(rng.integers(0, 10**9, rows), type=pa.int64()).cast(pa.decimal128(21, 2)).cast(pa.decimal128(12, 2)),
         "day": pa.array((ids % 20000).astype(np.int32), type=pa.date32()),
     })
 
@@ -135,7 +135,7 @@ def main() -> None:
 
             con = duckdb.connect()
             path = str(data / "wide.parquet")
-            t, got = best_of(args.repeat, lambda: con.execute(f"SELECT * FROM read_parquet('{path}')").arrow())
+            t, got = best_of(args.repeat, lambda: con.execute(f"SELECT * FROM read_parquet('{path}')").to_arrow_table())
             if isinstance(got, pa.RecordBatchReader):
                 got = got.read_all()
             assert got.num_rows == args.rows

@@ -75,9 +75,13 @@ impl FilesConnector {
             .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
             .build_arc()
             .map_err(from_datafusion)?;
-        let session = SessionConfig::new()
+        let mut session = SessionConfig::new()
             .with_information_schema(false)
             .with_default_catalog_and_schema("files", SCHEMA);
+        // Plain Utf8/Binary rather than the view types: every Arrow and
+        // Flight SQL client reads them, and they are what the files hold.
+        session.options_mut().execution.parquet.schema_force_view_types = false;
+        session.options_mut().sql_parser.map_string_types_to_utf8view = false;
         let ctx = SessionContext::new_with_config_rt(session, runtime);
         for table in &tables {
             register(&ctx, table, config.csv_has_header, delimiter)
@@ -191,7 +195,7 @@ fn statement_kind(s: &Statement) -> String {
 
 async fn register(ctx: &SessionContext, table: &TableSource, has_header: bool, delimiter: u8) -> Result<()> {
     let format: Arc<dyn DfFileFormat> = match table.format {
-        FileFormat::Parquet => Arc::new(ParquetFormat::default()),
+        FileFormat::Parquet => Arc::new(ParquetFormat::default().with_force_view_types(false)),
         FileFormat::Csv => Arc::new(
             CsvFormat::default()
                 .with_has_header(has_header)
