@@ -31,17 +31,17 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 /// The Flight service.
 #[derive(Debug, Clone)]
 pub struct FlightApi {
-    engine: Arc<crate::service::AppState>,
+    state: Arc<crate::service::AppState>,
 }
 
 impl FlightApi {
     /// A Flight service over the gateway's engine.
     pub fn new(state: Arc<crate::service::AppState>) -> Self {
-        Self { engine: state }
+        Self { state }
     }
 
     fn engine(&self) -> &QueryEngine {
-        &self.engine.engine
+        &self.state.engine
     }
 }
 

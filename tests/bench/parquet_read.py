@@ -135,7 +135,7 @@ def main() -> None:
 
             con = duckdb.connect()
             path = str(data / "wide.parquet")
-            t, got = best_of(args.repeat, lambda: con.execute(f"SELECT * FROM read_parquet('{path}')").to_arrow_table())
+            t, got = best_of(args.repeat, lambda: con.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table())
             if isinstance(got, pa.RecordBatchReader):
                 got = got.read_all()
             assert got.num_rows == args.rows
