@@ -389,18 +389,17 @@ impl CatalogConnector for FilesConnector {
                 ..Default::default()
             })
             .collect();
-        let mut properties = std::collections::BTreeMap::new();
-        if let Some(f) = &schema.info.format {
-            properties.insert("format".to_owned(), f.clone());
-        }
+        let properties = schema
+            .info
+            .format
+            .iter()
+            .map(|f| ("format".to_owned(), f.clone()))
+            .collect();
         Ok(TableMetadata {
             info: schema.info,
             columns,
+            properties,
             ..Default::default()
-        })
-        .map(|mut m| {
-            m.properties = properties;
-            m
         })
     }
 
