@@ -29,6 +29,7 @@ use crate::ticket::TicketIssuer;
 pub fn builtin_kinds() -> KindRegistry {
     let mut kinds = KindRegistry::default();
     kinds.register(Kind::<dmesh_connector_files::FilesConfig>::new());
+    kinds.register(Kind::<dmesh_connector_postgres::PostgresConfig>::new());
     kinds
 }
 

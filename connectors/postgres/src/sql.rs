@@ -1,0 +1,222 @@
+//! What a statement is, read from its syntax tree: a query that may run as
+//! `COPY`, one that may be split into page ranges, or something else.
+//!
+//! The parser decides only how a statement runs. Whether it may change data
+//! is decided by the server: read-only requests run in READ ONLY
+//! transactions, whatever the parser thought.
+
+use sqlparser::ast::{
+    Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+/// What kind of statement a request holds.
+#[derive(Debug)]
+pub(crate) enum Class {
+    /// A query; `split` when it reads one table with no ordering, grouping
+    /// or limit, so page ranges of that table can be read in parallel.
+    Query { split: Option<Box<Splittable>> },
+    /// A read that is not a query: EXPLAIN without ANALYZE, SHOW.
+    OtherRead,
+    /// Anything that may write, named by its leading keywords.
+    Write(String),
+    /// More than one statement.
+    Several(usize),
+    /// The parser did not understand it; the server decides.
+    Unknown,
+}
+
+/// A single-table query that can be restricted to page ranges.
+#[derive(Debug)]
+pub(crate) struct Splittable {
+    statement: Statement,
+    /// The table as written, e.g. `public."Orders"`.
+    pub table: String,
+}
+
+/// Classifies `sql`.
+pub(crate) fn classify(sql: &str) -> Class {
+    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return Class::Unknown;
+    };
+    if statements.len() != 1 {
+        return if statements.is_empty() { Class::Unknown } else { Class::Several(statements.len()) };
+    }
+    let Some(statement) = statements.into_iter().next() else {
+        return Class::Unknown;
+    };
+    match &statement {
+        Statement::Query(q) => {
+            if query_may_write(q) {
+                return Class::Write("a query with a data-modifying WITH".into());
+            }
+            let split = splittable_table(q).map(|table| {
+                Box::new(Splittable {
+                    table,
+                    statement: statement.clone(),
+                })
+            });
+            Class::Query { split }
+        }
+        Statement::Explain { analyze: false, .. }
+        | Statement::ShowVariable { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. } => Class::OtherRead,
+        other => Class::Write(leading_words(other)),
+    }
+}
+
+fn query_may_write(q: &Query) -> bool {
+    let cte_writes = q.with.as_ref().is_some_and(|w| {
+        w.cte_tables
+            .iter()
+            .any(|c| !matches!(*c.query.body, SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::SetOperation { .. }))
+    });
+    cte_writes || !matches!(*q.body, SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::SetOperation { .. } | SetExpr::Table(_))
+}
+
+fn leading_words(s: &Statement) -> String {
+    let text = s.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    let first = words.first().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+    match first.as_str() {
+        "CREATE" | "DROP" | "ALTER" => {
+            words.join(" ").to_ascii_uppercase()
+        }
+        _ => first,
+    }
+}
+
+/// The table a query reads, when the query is a plain projection of its
+/// columns with at most a WHERE clause.
+fn splittable_table(q: &Query) -> Option<String> {
+    if q.with.is_some()
+        || q.order_by.is_some()
+        || q.limit_clause.is_some()
+        || q.fetch.is_some()
+        || !q.locks.is_empty()
+        || q.for_clause.is_some()
+        || !q.pipe_operators.is_empty()
+    {
+        return None;
+    }
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    plain_select_table(select)
+}
+
+fn plain_select_table(s: &Select) -> Option<String> {
+    let no_grouping = matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    if s.distinct.is_some()
+        || s.top.is_some()
+        || s.into.is_some()
+        || s.having.is_some()
+        || s.qualify.is_some()
+        || !s.named_window.is_empty()
+        || !s.lateral_views.is_empty()
+        || !s.connect_by.is_empty()
+        || !no_grouping
+        || s.from.len() != 1
+    {
+        return None;
+    }
+    let plain = s.projection.iter().all(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        }
+        SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+        _ => false,
+    });
+    if !plain {
+        return None;
+    }
+    let TableWithJoins { relation, joins } = &s.from[0];
+    if !joins.is_empty() {
+        return None;
+    }
+    match relation {
+        TableFactor::Table {
+            name,
+            args: None,
+            with_hints,
+            version: None,
+            partitions,
+            sample: None,
+            ..
+        } if with_hints.is_empty() && partitions.is_empty() => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+impl Splittable {
+    /// The statement restricted to the heap pages `[from, to)`; `None` ends
+    /// are open, so together the ranges cover every row exactly once.
+    pub(crate) fn page_range(&self, from: Option<u64>, to: Option<u64>) -> String {
+        let mut bounds = Vec::new();
+        if let Some(f) = from {
+            bounds.push(format!("ctid >= '({f},0)'::tid"));
+        }
+        if let Some(t) = to {
+            bounds.push(format!("ctid < '({t},0)'::tid"));
+        }
+        let mut statement = self.statement.clone();
+        if let Statement::Query(q) = &mut statement
+            && let SetExpr::Select(select) = q.body.as_mut()
+            && !bounds.is_empty()
+        {
+            let range = bounds.join(" AND ");
+            let condition = match select.selection.take() {
+                Some(existing) => format!("({existing}) AND {range}"),
+                None => range,
+            };
+            let expr = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&condition)
+                .and_then(|mut p| p.parse_expr());
+            if let Ok(expr) = expr {
+                select.selection = Some(expr);
+            }
+        }
+        statement.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_single_table_queries_split() {
+        let Class::Query { split: Some(s) } = classify("SELECT id, v FROM public.t WHERE id > 3") else {
+            panic!("should split");
+        };
+        assert_eq!(s.table, "public.t");
+        let sql = s.page_range(Some(10), Some(20));
+        assert!(sql.contains("(id > 3) AND ctid >= '(10,0)'::tid AND ctid < '(20,0)'::tid"), "{sql}");
+        assert!(!s.page_range(None, Some(5)).contains(">="));
+        for sql in [
+            "SELECT count(*) FROM t",
+            "SELECT * FROM t ORDER BY id",
+            "SELECT * FROM t LIMIT 5",
+            "SELECT DISTINCT a FROM t",
+            "SELECT a FROM t JOIN u ON t.id = u.id",
+            "SELECT a + 1 FROM t",
+            "SELECT * FROM t FOR UPDATE",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "SELECT * FROM generate_series(1, 10)",
+        ] {
+            assert!(matches!(classify(sql), Class::Query { split: None }), "{sql}");
+        }
+    }
+
+    #[test]
+    fn writes_and_lists_are_named() {
+        assert!(matches!(classify("DELETE FROM t"), Class::Write(w) if w == "DELETE"));
+        assert!(matches!(classify("DROP TABLE t"), Class::Write(w) if w == "DROP TABLE"));
+        assert!(matches!(classify("SELECT 1; DROP TABLE t"), Class::Several(2)));
+        assert!(matches!(classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Class::Write(_)));
+        assert!(matches!(classify("SHOW search_path"), Class::OtherRead));
+        assert!(matches!(classify("SELECT 1 )( nonsense"), Class::Unknown));
+    }
+}
