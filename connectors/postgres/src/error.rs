@@ -34,6 +34,10 @@ pub(crate) fn from_pg(e: &tokio_postgres::Error, target: &Target) -> Error {
         .with_reason("SOURCE_UNAVAILABLE");
     }
     let text = e.to_string();
+    if text.starts_with("error serializing parameter") {
+        let why = std::error::Error::source(e).map_or(text.clone(), ToString::to_string);
+        return Error::invalid_argument(why).with_reason("BAD_PARAMETER");
+    }
     let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
     if io.is_some() || text.contains("error connecting") || text.contains("timeout") {
         return Error::unavailable(format!("cannot reach PostgreSQL at {}: {text}", target.address))
