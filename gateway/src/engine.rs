@@ -90,8 +90,14 @@ impl QueryEngine {
     ///
     /// # Errors
     /// Unknown or expired tickets, and the connector's errors.
-    pub async fn redeem(&self, ticket: &[u8]) -> Result<LimitedStream> {
-        let claims = self.tickets.redeem(ticket)?;
+    /// `deadline` is the client's own (its `grpc-timeout`); the statement
+    /// gets the shorter of it and the ticket's time limit.
+    pub async fn redeem(&self, ticket: &[u8], deadline: Option<Duration>) -> Result<LimitedStream> {
+        let mut claims = self.tickets.redeem(ticket)?;
+        if let Some(d) = deadline {
+            let ms = d.as_millis() as u64;
+            claims.timeout_ms = Some(claims.timeout_ms.map_or(ms, |t| t.min(ms)));
+        }
         self.run(&claims).await
     }
 
@@ -397,5 +403,39 @@ mod tests {
         let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).expect("reader");
         let back: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
         assert_eq!(back, vec![batch]);
+    }
+}
+
+/// The client's deadline from a call's `grpc-timeout` header, e.g. `500m`
+/// (500 ms); `None` when it sent none or an unreadable one.
+pub fn client_deadline(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        let mut m = tonic::metadata::MetadataMap::new();
+        assert_eq!(client_deadline(&m), None);
+        m.insert("grpc-timeout", "500m".parse().expect("value"));
+        assert_eq!(client_deadline(&m), Some(Duration::from_millis(500)));
+        m.insert("grpc-timeout", "2S".parse().expect("value"));
+        assert_eq!(client_deadline(&m), Some(Duration::from_secs(2)));
+        m.insert("grpc-timeout", "xS".parse().expect("value"));
+        assert_eq!(client_deadline(&m), None);
     }
 }

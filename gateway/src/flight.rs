@@ -58,8 +58,12 @@ struct QueryCommand {
 /// Streams a redeemed ticket's result as Flight data. When a limit cut the
 /// result, the last message's app_metadata says so:
 /// `{"truncated":true,"limit":"max_rows","value":N}`.
-pub async fn stream_ticket(engine: &QueryEngine, ticket: &[u8]) -> Result<BoxStream<FlightData>, Status> {
-    let stream = engine.redeem(ticket).await?;
+pub async fn stream_ticket(
+    engine: &QueryEngine,
+    ticket: &[u8],
+    deadline: Option<std::time::Duration>,
+) -> Result<BoxStream<FlightData>, Status> {
+    let stream = engine.redeem(ticket, deadline).await?;
     let schema = stream.schema();
     let truncation = stream.truncation_handle();
     let batches = stream.map_err(|e| FlightError::Tonic(Box::new(Status::from(GatewayError::from(e)))));
@@ -172,8 +176,9 @@ impl FlightService for FlightApi {
     }
 
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let deadline = crate::engine::client_deadline(request.metadata());
         let ticket = request.into_inner();
-        let stream = stream_ticket(self.engine(), &ticket.ticket).await?;
+        let stream = stream_ticket(self.engine(), &ticket.ticket, deadline).await?;
         Ok(Response::new(stream))
     }
 

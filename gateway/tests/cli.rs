@@ -20,10 +20,15 @@ struct Server {
 
 impl Server {
     fn start(state_dir: &Path) -> Self {
+        Self::start_with_env(state_dir, &[])
+    }
+
+    fn start_with_env(state_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state_dir)
             .env_remove("DMESH_CONFIG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -259,4 +264,73 @@ fn help_describes_every_command() {
     let out = Command::new(BIN).args(["query", "--help"]).output().expect("runs");
     let help = ok(&out);
     assert!(help.contains("--format") && help.contains("parquet") && help.contains("--limit"), "{help}");
+}
+
+#[test]
+fn a_postgres_connector_added_from_the_cli_queries_and_tells_failures_apart() {
+    let pg = dmesh_testkit::PgServer::shared();
+    pg.create_database("warehouse");
+    pg.psql(
+        "warehouse",
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wh_reader') THEN \
+           CREATE ROLE wh_reader LOGIN PASSWORD 'wh-secret-canary'; END IF; END $$; \
+         CREATE TABLE sales (id int PRIMARY KEY, region text NOT NULL, amount numeric(10,2)); \
+         INSERT INTO sales SELECT i, CASE WHEN i % 2 = 0 THEN 'north' ELSE 'south' END, i * 1.25 \
+           FROM generate_series(1, 1000) i; \
+         GRANT SELECT ON sales TO wh_reader;",
+    );
+    let state = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with_env(state.path(), &[("PGPASSWORD", "wh-secret-canary")]);
+    let port = pg.port.to_string();
+    let add = |name: &str, port: &str, database: &str, password: &str| {
+        server.dmesh(&[
+            "connector", "add", "postgres", "--name", name, "--host", "127.0.0.1", "--port", port, "--database",
+            database, "--user", "wh_reader", "--password", password,
+        ])
+    };
+    let added = ok(&add("wh", &port, "warehouse", "${env:PGPASSWORD}"));
+    assert!(added.contains("added connector `wh` (postgres: query, catalog)"), "{added}");
+    let tested = ok(&server.dmesh(&["connector", "test", "wh"]));
+    for check in ["reach 127.0.0.1", "log in as role `wh_reader`", "open database `warehouse`", "PostgreSQL 1"] {
+        assert!(tested.contains(check), "{check} in {tested}");
+    }
+    let totals = ok(&server.dmesh(&[
+        "query", "wh", "SELECT region, sum(amount) AS total FROM sales GROUP BY region ORDER BY region", "--format",
+        "csv",
+    ]));
+    let expected = pg.psql(
+        "warehouse",
+        "SELECT string_agg(region || ',' || total, E'\\n' ORDER BY region) FROM \
+         (SELECT region, sum(amount) AS total FROM sales GROUP BY region) t",
+    );
+    assert_eq!(totals, format!("region,total\n{expected}\n"));
+    let tables = ok(&server.dmesh(&["tables", "wh"]));
+    assert!(tables.contains("sales"), "{tables}");
+    let shown = ok(&server.dmesh(&["connector", "show", "wh"]));
+    assert!(shown.contains("${env:PGPASSWORD}") && !shown.contains("wh-secret-canary"), "{shown}");
+    let denied = fails(&server.dmesh(&["query", "wh", "DELETE FROM sales"]));
+    assert!(denied.contains("read-only") && denied.contains("PERMISSION_DENIED"), "{denied}");
+
+    // Each failure names its own cause, and never the password.
+    let closed = dmesh_testkit::free_port().to_string();
+    ok(&add("wrong_port", &closed, "warehouse", "${env:PGPASSWORD}"));
+    ok(&add("wrong_password", &port, "warehouse", "not-the-password"));
+    ok(&add("wrong_database", &port, "no_such_database", "${env:PGPASSWORD}"));
+    let cases = [
+        ("wrong_port", "reach 127.0.0.1"),
+        ("wrong_password", "log in as role `wh_reader`"),
+        ("wrong_database", "open database `no_such_database`"),
+    ];
+    for (name, cause) in cases {
+        let err = fails(&server.dmesh(&["connector", "test", name]));
+        assert!(err.contains(cause), "{name}: {err}");
+        assert!(!err.contains("wh-secret-canary") && !err.contains("not-the-password"), "{err}");
+    }
+    let err = fails(&server.dmesh(&["connector", "test", "wrong_port"]));
+    assert!(err.contains("refused"), "{err}");
+    let err = fails(&server.dmesh(&["connector", "test", "wrong_password"]));
+    assert!(err.contains("password authentication failed"), "{err}");
+    let err = fails(&server.dmesh(&["connector", "test", "wrong_database"]));
+    assert!(err.contains("does not exist"), "{err}");
+    server.stop();
 }

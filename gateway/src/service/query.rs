@@ -22,8 +22,12 @@ pub struct QueryApi(pub Arc<AppState>);
 #[tonic::async_trait]
 impl QueryService for QueryApi {
     async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
+        let deadline = crate::engine::client_deadline(request.metadata());
         let r = request.into_inner();
-        let limits = convert::limits(r.limits.as_ref())?;
+        let mut limits = convert::limits(r.limits.as_ref())?;
+        if let Some(d) = deadline {
+            limits.timeout = Some(limits.timeout.map_or(d, |t| t.min(d)));
+        }
         let params = convert::params(&r.params)?;
         let prepared = self.0.engine.prepare(&r.connector, &r.sql, params, limits).await?;
         let arrow_schema = ipc_stream(&prepared.schema, &[])?;
