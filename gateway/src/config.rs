@@ -234,6 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn the_example_postgres_block_is_a_valid_postgres_config() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dmesh.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let block: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# [connectors.warehouse]"))
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        let config = GatewayConfig::parse(&block).expect("the commented block parses");
+        config.validate().expect("valid");
+        let (name, kind, cfg) = config.connector_configs().into_iter().next().expect("one connector");
+        assert_eq!((name.as_str(), kind.as_str()), ("warehouse", "postgres"));
+        let pg: dmesh_connector_postgres::PostgresConfig =
+            dmesh_connector_api::parse_config("postgres", cfg).expect("every field is a postgres field");
+        assert_eq!(pg.pool_size, 8);
+    }
+
+    #[test]
     fn defaults_apply_to_an_empty_file() {
         let config = GatewayConfig::parse("").expect("empty is fine");
         assert_eq!(config.server.listen, default_listen());

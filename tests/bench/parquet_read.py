@@ -22,13 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import signal
-import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
+
+from common import Gateway, best_of, percentiles, print_table
 
 
 def make_table(rows: int) -> pa.Table:
@@ -57,52 +53,6 @@ def make_table(rows: int) -> pa.Table:
         "amount": pa.array(rng.integers(0, 10**9, rows), type=pa.int64()).cast(pa.decimal128(21, 2)).cast(pa.decimal128(12, 2)),
         "day": pa.array((ids % 20000).astype(np.int32), type=pa.date32()),
     })
-
-
-def best_of(n: int, fn):
-    times, result = [], None
-    for _ in range(n):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
-class Gateway:
-    def __init__(self, binary: str, data_dir: Path, state_dir: Path, config: Path):
-        config.write_text(
-            "[server]\nlisten = \"127.0.0.1:0\"\n"
-            f"state_dir = \"{state_dir}\"\n\n"
-            f"[connectors.bench]\ntype = \"files\"\npath = \"{data_dir}\"\n"
-        )
-        self.proc = subprocess.Popen([binary, "serve", "--config", str(config), "--log", "warn,dmesh_gateway=info"],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        found = threading.Event()
-        self.addr = None
-
-        def read():
-            for line in self.proc.stderr:
-                m = re.search(r"listening addr=(\S+)", line)
-                if m and not found.is_set():
-                    self.addr = m.group(1)
-                    found.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not found.wait(60):
-            self.proc.kill()
-            sys.exit("the gateway did not start")
-
-    def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
-
-    def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
 
 
 def main() -> None:
@@ -144,7 +94,8 @@ def main() -> None:
         except ImportError:
             print("duckdb is not installed; skipping it", flush=True)
 
-        gw = Gateway(args.dmesh, data, tmp / "state", tmp / "dmesh.toml")
+        gw = Gateway(args.dmesh, f"[connectors.bench]\ntype = \"files\"\npath = \"{data}\"\n", tmp / "state",
+                     tmp / "dmesh.toml")
         try:
             client = flight.connect(f"grpc://{gw.addr}")
             rss_before = gw.rss_mb()
@@ -169,16 +120,12 @@ def main() -> None:
                 client.do_get(info.endpoints[0].ticket).read_all()
                 if i >= 50:
                     lat.append((time.perf_counter() - t0) * 1000)
-            lat.sort()
-            p50, p99 = statistics.median(lat), lat[int(len(lat) * 0.99) - 1]
+            p50, p99 = percentiles(lat)
         finally:
             gw.stop()
 
-    dm = results["dmesh (Flight, files connector)"]
-    print(f"\nread {args.rows:,} rows whole (best of {args.repeat}):")
-    print(f"{'reader':36} {'seconds':>8} {'Mrows/s':>8} {'dmesh speed vs it':>18}")
-    for name, t in results.items():
-        print(f"{name:36} {t:8.3f} {args.rows / t / 1e6:8.2f} {t / dm:17.2f}x")
+    print_table(f"read {args.rows:,} rows whole (best of {args.repeat})", args.rows, results,
+                "dmesh (Flight, files connector)")
     print(f"\ngateway RSS: {rss_before:.0f} MiB idle, {peak:.0f} MiB peak while streaming")
     print(f"small query through dmesh (SELECT 1, GetFlightInfo + DoGet): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     if args.json:
