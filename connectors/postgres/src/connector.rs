@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
@@ -40,6 +41,33 @@ pub(crate) struct Inner {
     pub target: Target,
     pub driver: tokio_postgres::Config,
     pub parallel_threshold: u64,
+    pub counters: Counters,
+}
+
+/// Running totals of what the connector did, for operators and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub reads: AtomicU64,
+    pub parallel_reads: AtomicU64,
+    pub retries: AtomicU64,
+    pub cancels: AtomicU64,
+}
+
+/// What a connector has done since it was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectorStats {
+    /// Statements started.
+    pub reads: u64,
+    /// Reads split into page ranges over several connections.
+    pub parallel_reads: u64,
+    /// Attempts repeated after a transient failure.
+    pub retries: u64,
+    /// Cancel requests sent for abandoned or failed reads.
+    pub cancels: u64,
+    /// Connections open now.
+    pub pool_open: usize,
+    /// The pool's size.
+    pub pool_size: usize,
 }
 
 impl fmt::Debug for PostgresConnector {
@@ -91,6 +119,7 @@ impl PostgresConnector {
                 target,
                 driver,
                 parallel_threshold,
+                counters: Counters::default(),
             }),
         })
     }
@@ -99,6 +128,20 @@ impl PostgresConnector {
     pub fn pool_status(&self) -> (usize, usize) {
         let s = self.inner.pool.status();
         (s.size, s.max_size)
+    }
+
+    /// Totals since the connector was built.
+    pub fn stats(&self) -> ConnectorStats {
+        let c = &self.inner.counters;
+        let s = self.inner.pool.status();
+        ConnectorStats {
+            reads: c.reads.load(Ordering::Relaxed),
+            parallel_reads: c.parallel_reads.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            cancels: c.cancels.load(Ordering::Relaxed),
+            pool_open: s.size,
+            pool_size: s.max_size,
+        }
     }
 }
 
@@ -170,6 +213,7 @@ impl Inner {
             .retry(backoff())
             .when(is_transient)
             .notify(|e: &Error, d: Duration| {
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(connector = %self.name, error = %e, delay = ?d, "retrying checkout");
             })
             .await

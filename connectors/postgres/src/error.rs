@@ -38,6 +38,15 @@ pub(crate) fn from_pg(e: &tokio_postgres::Error, target: &Target) -> Error {
         let why = std::error::Error::source(e).map_or(text.clone(), ToString::to_string);
         return Error::invalid_argument(why).with_reason("BAD_PARAMETER");
     }
+    if text.contains("TLS") || text.contains("SSL") || text.contains("certificate") {
+        let why = std::error::Error::source(e).map_or(String::new(), |s| format!(": {s}"));
+        return Error::unavailable(format!(
+            "TLS with PostgreSQL at {} failed: {text}{why}; check `tls_mode` and `tls_root_cert`",
+            target.address
+        ))
+        .with_reason("SOURCE_TLS_FAILED")
+        .with_retryable(false);
+    }
     let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
     if io.is_some() || text.contains("error connecting") || text.contains("timeout") {
         return Error::unavailable(format!("cannot reach PostgreSQL at {}: {text}", target.address))
@@ -52,11 +61,6 @@ pub(crate) fn from_pg(e: &tokio_postgres::Error, target: &Target) -> Error {
             ),
         )
         .with_reason("SOURCE_AUTH_FAILED");
-    }
-    if text.contains("TLS") || text.contains("tls") || text.contains("SSL") {
-        return Error::unavailable(format!("TLS with PostgreSQL at {} failed: {text}", target.address))
-            .with_reason("SOURCE_TLS_FAILED")
-            .with_retryable(false);
     }
     Error::unavailable(format!("PostgreSQL at {}: {text}", target.address)).with_reason("SOURCE_ERROR")
 }

@@ -46,4 +46,4 @@ mod read;
 mod sql;
 
 pub use config::{PostgresConfig, TlsMode};
-pub use connector::PostgresConnector;
+pub use connector::{ConnectorStats, PostgresConnector};

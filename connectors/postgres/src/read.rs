@@ -8,6 +8,7 @@
 //! sends PostgreSQL a cancel request, and its connection is discarded.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use arrow::array::Int64Array;
@@ -102,6 +103,7 @@ impl Inner {
     /// Starts a statement and streams its result.
     pub(crate) async fn execute(self: &Arc<Self>, request: QueryRequest) -> Result<(ResultShape, mpsc::Receiver<Result<RecordBatch>>)> {
         let plan = self.plan(&request)?;
+        self.counters.reads.fetch_add(1, Ordering::Relaxed);
         let started = self.start_with_retries(&plan, &request).await?;
         let shape = started.shape.clone();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
@@ -117,6 +119,7 @@ impl Inner {
                 Ok(s) => return Ok(s),
                 Err(e) if is_transient(&e) => match delays.next() {
                     Some(d) => {
+                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(connector = %self.name, error = %e, delay = ?d, "retrying the start of a read");
                         tokio::time::sleep(d).await;
                     }
@@ -213,6 +216,7 @@ impl Inner {
                             params: Vec::new(),
                         });
                     }
+                    self.counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(connector = %self.name, readers = total, pages, "parallel range read");
                     return Ok(Started { shape, jobs });
                 }
@@ -346,6 +350,7 @@ impl Inner {
             let retry = !forwarded && plan.read_only && is_transient(&failure);
             match delays.next() {
                 Some(d) if retry => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(connector = %self.name, error = %failure, delay = ?d, "retrying a read that failed before its first batch");
                     tokio::time::sleep(d).await;
                 }
@@ -368,6 +373,7 @@ impl Inner {
         match outcome {
             Ok(()) => {}
             Err(Stop::Abandoned) => {
+                self.counters.cancels.fetch_add(1, Ordering::Relaxed);
                 let tls = self.tls.clone();
                 match tokio::time::timeout(Duration::from_secs(2), token.cancel_query(tls)).await {
                     Ok(Ok(())) => tracing::debug!(connector = %self.name, "read abandoned; cancel sent"),
@@ -380,6 +386,7 @@ impl Inner {
                 if server_ended {
                     self.release(job.conn, false).await;
                 } else {
+                    self.counters.cancels.fetch_add(1, Ordering::Relaxed);
                     let _ = tokio::time::timeout(Duration::from_secs(2), token.cancel_query(self.tls.clone())).await;
                     discard(job.conn);
                 }
@@ -436,7 +443,7 @@ impl Inner {
                         let raw: Option<Raw<'_>> = row.try_get(i).map_err(server)?;
                         out.append(i, raw.map(|r| r.0)).map_err(local)?;
                     }
-                    out.end_row();
+                    out.end_row(row.raw_size_bytes());
                     if out.is_full() {
                         send(out.finish().map_err(local)?).await?;
                     }

@@ -264,6 +264,7 @@ async fn large_reads_split_into_ranges_and_match_postgres() {
         let batches = collect(&c, QueryRequest::read_only("SELECT id, v, x FROM t")).await.expect("reads");
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         assert_eq!(rows, 300_000, "parallel_reads = {parallel}");
+        assert_eq!(c.stats().parallel_reads, u64::from(parallel > 1), "{:?}", c.stats());
         let mut pairs: Vec<(i64, String)> = Vec::with_capacity(rows);
         for b in &batches {
             assert!(b.num_rows() <= 65_536);
@@ -443,6 +444,7 @@ async fn a_statement_past_its_deadline_is_cancelled_on_the_server() {
         assert!(Instant::now() < deadline, "the backend still runs the abandoned query");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(c.stats().cancels >= 1, "{:?}", c.stats());
 }
 
 #[tokio::test]
@@ -490,4 +492,62 @@ async fn wrong_credentials_and_missing_databases_are_told_apart() {
     let c = PostgresConnector::open("ok", cfg).await.expect("opens");
     let report = c.health_check().await;
     assert!(report.healthy(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_slow_client_slows_the_read_instead_of_filling_memory() {
+    let server = PgServer::shared();
+    server.create_database("slow");
+    server.psql(
+        "slow",
+        "CREATE TABLE t AS SELECT i AS id, repeat(md5(i::text), 8) AS v FROM generate_series(1, 400000) i",
+    );
+    let mut cfg = config(server, "slow", "slow-test");
+    cfg.parallel_reads = 1;
+    let c = PostgresConnector::open("slow", cfg).await.expect("opens");
+    let mut stream = c
+        .as_query()
+        .expect("query")
+        .execute(QueryRequest::read_only("SELECT id, v FROM t"))
+        .await
+        .expect("starts");
+    let first = stream.next().await.expect("a batch").expect("ok");
+    let mut rows = first.num_rows();
+    // The client pauses: the server must be left waiting to write, not
+    // finished with its ~110 MB result sitting in the gateway.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let waiting = server.psql(
+        "postgres",
+        "SELECT state || '/' || coalesce(wait_event, '') FROM pg_stat_activity WHERE application_name = 'slow-test'",
+    );
+    assert_eq!(waiting, "active/ClientWrite", "the backend should be blocked on the slow client");
+    while let Some(b) = stream.next().await {
+        rows += b.expect("ok").num_rows();
+    }
+    assert_eq!(rows, 400_000);
+}
+
+#[tokio::test]
+async fn tls_is_used_and_the_server_certificate_is_verified() {
+    let server = PgServer::start_tls();
+    let ssl_in_use = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+    let mut cfg = config(&server, "postgres", "tls-test");
+    cfg.tls_mode = TlsMode::VerifyFull;
+    cfg.tls_root_cert = Some(server.ca_cert());
+    let c = PostgresConnector::open("tls", cfg.clone()).await.expect("opens");
+    let b = query(&c, ssl_in_use).await;
+    assert!(col::<BooleanArray>(&b, "ssl").value(0), "the session is encrypted");
+
+    // Without the test CA the certificate is not trusted, and the error says TLS.
+    cfg.tls_root_cert = None;
+    let c = PostgresConnector::open("untrusted", cfg.clone()).await.expect("opens");
+    let e = collect(&c, QueryRequest::read_only("SELECT 1")).await.expect_err("untrusted certificate");
+    assert!(e.message().contains("TLS") || e.message().contains("certificate"), "{e}");
+    assert!(!e.is_retryable(), "a certificate problem does not go away by retrying: {e}");
+
+    cfg.tls_mode = TlsMode::Disable;
+    let c = PostgresConnector::open("plain", cfg).await.expect("opens");
+    let b = query(&c, ssl_in_use).await;
+    assert!(!col::<BooleanArray>(&b, "ssl").value(0));
 }

@@ -26,6 +26,7 @@ pub struct PgServer {
     pub port: u16,
     dir: PathBuf,
     bindir: PathBuf,
+    tls: bool,
     run_as: Option<&'static str>,
     guardian: Mutex<Option<(Child, ChildStdin)>>,
 }
@@ -40,6 +41,22 @@ impl PgServer {
     /// Starts a new cluster. Panics, naming what is missing, when PostgreSQL
     /// is not installed.
     pub fn start() -> PgServer {
+        Self::start_with(false)
+    }
+
+    /// Starts a new cluster that also accepts TLS, with a server certificate
+    /// for 127.0.0.1 signed by a test CA ([`ca_cert`](Self::ca_cert)).
+    /// Needs the `openssl` command.
+    pub fn start_tls() -> PgServer {
+        Self::start_with(true)
+    }
+
+    /// The test CA's certificate (PEM) of a [`start_tls`](Self::start_tls) cluster.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let bindir = find_bindir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL server binaries not found: install Debian's `postgresql` package \
@@ -55,6 +72,9 @@ impl PgServer {
         let data = dir.join("data");
         let pwfile = dir.join("pw");
         std::fs::write(&pwfile, SUPERUSER_PASSWORD).expect("password file");
+        if tls {
+            make_certificates(&dir);
+        }
         if let Some(user) = run_as {
             run(Command::new("chown").args(["-R", user]).arg(&dir));
         }
@@ -73,6 +93,7 @@ impl PgServer {
             port,
             dir,
             bindir,
+            tls,
             run_as,
             guardian: Mutex::new(Some(guardian)),
         };
@@ -85,12 +106,19 @@ impl PgServer {
     }
 
     fn start_postmaster(&self) {
-        let options = format!(
+        let mut options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
              -c full_page_writes=off -c synchronous_commit=off -c max_connections=120",
             self.port,
             self.dir.display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            ));
+        }
         let mut start = command(self.run_as, &self.bindir.join("pg_ctl"));
         start
             .arg("-D")
@@ -243,6 +271,29 @@ fn spawn_guardian(run_as: Option<&str>, bindir: &Path, dir: &Path) -> (Child, Ch
         .expect("start the cleanup guardian");
     let stdin = child.stdin.take().expect("guardian stdin");
     (child, stdin)
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certificates(dir: &Path) {
+    let ext = dir.join("server.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions file");
+    let openssl = |args: &[&str]| {
+        let mut c = Command::new("openssl");
+        c.current_dir(dir).args(args);
+        run(&mut c);
+    };
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+              "-subj", "/CN=dmesh-test-ca"]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+              "/CN=127.0.0.1"]);
+    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+              "server.crt", "-days", "2", "-extfile", "server.ext"]);
+    run(Command::new("chmod").arg("600").arg(dir.join("server.key")));
 }
 
 fn command(run_as: Option<&str>, program: &Path) -> Command {

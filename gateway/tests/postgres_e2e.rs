@@ -1,0 +1,145 @@
+//! The gateway in front of a real PostgreSQL: client deadlines reach the
+//! server, and a restart mid-stream reaches the client as a retryable
+//! UNAVAILABLE, through gRPC and Arrow Flight.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use arrow_flight::{FlightClient, Ticket};
+use dmesh_proto::v1 as pb;
+use dmesh_proto::v1::connector_registry_client::ConnectorRegistryClient;
+use dmesh_proto::v1::query_service_client::QueryServiceClient;
+use dmesh_testkit::{PgServer, SUPERUSER, SUPERUSER_PASSWORD};
+use futures::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+async fn add_postgres(ch: &Channel, name: &str, server: &PgServer, app: &str) {
+    let config = serde_json::json!({
+        "host": "127.0.0.1",
+        "port": server.port,
+        "database": "postgres",
+        "user": SUPERUSER,
+        "password": SUPERUSER_PASSWORD,
+        "tls_mode": "disable",
+        "application_name": app,
+    });
+    ConnectorRegistryClient::new(ch.clone())
+        .add_connector(pb::AddConnectorRequest {
+            name: name.into(),
+            kind: "postgres".into(),
+            config: Some(dmesh_gateway::convert::json_to_struct(&config)),
+            validate_only: false,
+        })
+        .await
+        .expect("adds the postgres connector");
+}
+
+async fn ticket(ch: &Channel, connector: &str, sql: &str) -> Vec<u8> {
+    QueryServiceClient::new(ch.clone())
+        .execute(pb::ExecuteRequest {
+            connector: connector.into(),
+            sql: sql.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("plans")
+        .into_inner()
+        .ticket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_deadline_becomes_deadline_exceeded_and_frees_the_backend() {
+    let server = PgServer::shared();
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    add_postgres(&ch, "pg", server, "gw-deadline").await;
+
+    let t = ticket(&ch, "pg", "SELECT pg_sleep(10)").await;
+    let mut flight = FlightClient::new(ch.clone());
+    flight
+        .add_header("grpc-timeout", "500m")
+        .expect("header");
+    let started = Instant::now();
+    let outcome = match flight.do_get(Ticket::new(t)).await {
+        Err(e) => Err(e),
+        Ok(mut stream) => loop {
+            match stream.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            }
+        },
+    };
+    let elapsed = started.elapsed();
+    let e = outcome.expect_err("the deadline passes");
+    let arrow_flight::error::FlightError::Tonic(status) = e else {
+        panic!("expected a gRPC status, got {e}");
+    };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+
+    let until = Instant::now() + Duration::from_secs(1);
+    loop {
+        let busy = server.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gw-deadline' AND state <> 'idle'",
+        );
+        if busy == "0" {
+            break;
+        }
+        assert!(Instant::now() < until, "the backend is still busy a second later");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_mid_stream_reaches_the_client_as_retryable_unavailable() {
+    let server = std::sync::Arc::new(PgServer::start());
+    server.psql(
+        "postgres",
+        "CREATE TABLE t AS SELECT i AS id, repeat(md5(i::text), 4) AS v FROM generate_series(1, 1000000) i",
+    );
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    add_postgres(&ch, "pg", &server, "gw-restart").await;
+
+    let t = ticket(&ch, "pg", "SELECT id, v FROM t").await;
+    let mut stream = FlightClient::new(ch.clone()).do_get(Ticket::new(t)).await.expect("starts");
+    assert!(stream.next().await.expect("a batch").is_ok());
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.restart()).await.expect("restarts");
+    let back = Instant::now();
+    let status = loop {
+        match stream.next().await {
+            Some(Ok(_)) => {}
+            Some(Err(arrow_flight::error::FlightError::Tonic(status))) => break *status,
+            Some(Err(other)) => panic!("expected a gRPC status, got {other}"),
+            None => panic!("the stream ended without an error after a restart: a silent partial result"),
+        }
+    };
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        status.metadata().get("dmesh-retryable").and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "{status:?}"
+    );
+
+    // The next query succeeds within seconds of the restart.
+    let t = ticket(&ch, "pg", "SELECT count(*) AS n FROM t").await;
+    let batches: Vec<_> = FlightClient::new(ch.clone())
+        .do_get(Ticket::new(t))
+        .await
+        .expect("runs")
+        .collect()
+        .await;
+    let batch = batches.into_iter().next().expect("a batch").expect("ok");
+    let n = batch.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().expect("count").value(0);
+    assert_eq!(n, 1_000_000);
+    assert!(back.elapsed() < Duration::from_secs(5), "{:?}", back.elapsed());
+    gw.shutdown().await;
+}
