@@ -10,7 +10,7 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use backon::Retryable;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, Runtime};
 use dmesh_connector_api::{
     BatchStream, CatalogConnector, ColumnInfo, ColumnMetadata, Connector, Error, Explanation, ForeignKey,
     HealthCheck, HealthReport, QueryConnector, QueryRequest, Result, SchemaInfo, SearchHit, SqlDialect, TableFilter,
@@ -26,6 +26,46 @@ use crate::config::{PostgresConfig, TlsMode};
 use crate::decode::ResultShape;
 use crate::error::{Target, from_pg, from_pool, is_transient};
 use crate::read::backoff;
+
+/// The pool of connections.
+pub(crate) type Pool = deadpool::managed::Pool<Verifying>;
+/// A pooled connection.
+pub(crate) type Object = deadpool::managed::Object<Verifying>;
+
+/// How long after its last checkout a connection is handed out again
+/// without a round trip to verify it. Within this window a connection the
+/// server dropped fails on first use, which the read path retries.
+const FRESH: Duration = Duration::from_millis(250);
+
+/// Verifies pooled connections with a round trip on checkout (the fast
+/// check, `is_closed`, misses sockets the server closed during a restart),
+/// except for a connection checked out moments ago.
+#[derive(Debug)]
+pub(crate) struct Verifying(Manager);
+
+impl deadpool::managed::Manager for Verifying {
+    type Type = ClientWrapper;
+    type Error = tokio_postgres::Error;
+
+    async fn create(&self) -> Result<ClientWrapper, tokio_postgres::Error> {
+        self.0.create().await
+    }
+
+    async fn recycle(
+        &self,
+        client: &mut ClientWrapper,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<tokio_postgres::Error> {
+        if !client.is_closed() && metrics.last_used() < FRESH {
+            return Ok(());
+        }
+        self.0.recycle(client, metrics).await
+    }
+
+    fn detach(&self, client: &mut ClientWrapper) {
+        self.0.detach(client);
+    }
+}
 
 /// A PostgreSQL database behind a pool of connections.
 pub struct PostgresConnector {
@@ -100,7 +140,7 @@ impl PostgresConnector {
                 recycling_method: RecyclingMethod::Verified,
             },
         );
-        let pool = Pool::builder(manager)
+        let pool = Pool::builder(Verifying(manager))
             .max_size(config.pool_size)
             .wait_timeout(Some(config.checkout_timeout))
             .create_timeout(Some(config.connect_timeout))

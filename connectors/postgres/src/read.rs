@@ -15,14 +15,14 @@ use arrow::array::Int64Array;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use deadpool_postgres::{Object, Timeouts};
+use deadpool::managed::Timeouts;
 use dmesh_connector_api::{AccessMode, Error, Param, QueryRequest, Result};
 use futures::{StreamExt, pin_mut};
 use tokio::sync::mpsc;
 use tokio_postgres::Statement;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 
-use crate::connector::Inner;
+use crate::connector::{Inner, Object};
 use crate::decode::{BatchBuilder, CopyParser, ResultShape};
 use crate::error::is_transient;
 use crate::params::bind;
@@ -142,12 +142,14 @@ impl Inner {
         } else {
             format!("BEGIN; SET LOCAL statement_timeout = {}", plan.timeout_ms)
         };
-        if let Err(e) = conn.batch_execute(&begin).await {
+        // One round trip: the statement is prepared inside the transaction.
+        let (began, prepared) = tokio::join!(conn.batch_execute(&begin), conn.prepare(&request.sql));
+        if let Err(e) = began {
             let err = self.pg_error(&e);
             discard(conn);
             return Err(err);
         }
-        let statement = match conn.prepare(&request.sql).await {
+        let statement = match prepared {
             Ok(s) => s,
             Err(e) => {
                 let err = self.pg_error(&e);
