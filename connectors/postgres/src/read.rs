@@ -142,8 +142,18 @@ impl Inner {
         } else {
             format!("BEGIN; SET LOCAL statement_timeout = {}", plan.timeout_ms)
         };
-        // One round trip: the statement is prepared inside the transaction.
-        let (began, prepared) = tokio::join!(conn.batch_execute(&begin), conn.prepare(&request.sql));
+        // One round trip: the statement, and the COPY that may run it, are
+        // prepared inside the transaction.
+        let copy_text = (request.params.is_empty() && matches!(plan.class, Class::Query { .. }))
+            .then(|| copy_sql(&request.sql));
+        let copy_prepare = async {
+            match &copy_text {
+                Some(text) => Some(conn.prepare(text).await),
+                None => None,
+            }
+        };
+        let (began, prepared, copy_prepared) =
+            tokio::join!(conn.batch_execute(&begin), conn.prepare(&request.sql), copy_prepare);
         if let Err(e) = began {
             let err = self.pg_error(&e);
             discard(conn);
@@ -170,6 +180,7 @@ impl Inner {
                 conn,
                 mode: Mode::Execute(statement),
                 params: request.params.clone(),
+                read_only: plan.read_only,
             };
             return Ok(Started { shape, jobs: vec![job] });
         }
@@ -180,9 +191,11 @@ impl Inner {
                 return Err(e);
             }
         };
-        let copyable =
-            request.params.is_empty() && statement.params().is_empty() && matches!(plan.class, Class::Query { .. });
-        if !copyable {
+        let copy_statement = match copy_prepared {
+            Some(Ok(c)) if statement.params().is_empty() => Some(c),
+            _ => None,
+        };
+        let Some(copy_statement) = copy_statement else {
             if let Err(e) = bind(&request.params, statement.params()) {
                 self.release(conn, false).await;
                 return Err(e);
@@ -191,9 +204,10 @@ impl Inner {
                 conn,
                 mode: Mode::Rows(statement),
                 params: request.params.clone(),
+                read_only: plan.read_only,
             };
             return Ok(Started { shape, jobs: vec![job] });
-        }
+        };
         if plan.read_only
             && let Class::Query { split: Some(split) } = &plan.class
             && self.config.parallel_reads > 1
@@ -206,16 +220,18 @@ impl Inner {
                     let mut jobs = Vec::with_capacity(total);
                     jobs.push(Job {
                         conn,
-                        mode: Mode::Copy(copy_sql(&split.page_range(None, Some(bound(1))))),
+                        mode: Mode::CopyText(copy_sql(&split.page_range(None, Some(bound(1))))),
                         params: Vec::new(),
+                        read_only: true,
                     });
                     for (i, h) in helpers.drain(..).enumerate() {
                         let n = i + 1;
                         let to = (n + 1 < total).then(|| bound(n + 1));
                         jobs.push(Job {
                             conn: h.conn,
-                            mode: Mode::Copy(copy_sql(&split.page_range(Some(bound(n)), to))),
+                            mode: Mode::CopyText(copy_sql(&split.page_range(Some(bound(n)), to))),
                             params: Vec::new(),
+                            read_only: true,
                         });
                     }
                     self.counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
@@ -228,8 +244,9 @@ impl Inner {
         }
         let job = Job {
             conn,
-            mode: Mode::Copy(copy_sql(&request.sql)),
+            mode: Mode::Copy(copy_statement),
             params: Vec::new(),
+            read_only: plan.read_only,
         };
         Ok(Started { shape, jobs: vec![job] })
     }
@@ -373,7 +390,14 @@ impl Inner {
             () = tx.closed() => Err(Stop::Abandoned),
         };
         match outcome {
-            Ok(()) => {}
+            Ok(()) => {
+                // The client has every row: end its stream, then end the
+                // read-only transaction off the critical path.
+                drop(tx);
+                if job.read_only {
+                    self.release(job.conn, true).await;
+                }
+            }
             Err(Stop::Abandoned) => {
                 self.counters.cancels.fetch_add(1, Ordering::Relaxed);
                 let tls = self.tls.clone();
@@ -408,9 +432,14 @@ impl Inner {
             server_ended: false,
         };
         let mut out = BatchBuilder::new(shape.clone(), BATCH_ROWS, BATCH_BYTES);
+        let copy = match &job.mode {
+            Mode::Copy(statement) => Some(job.conn.copy_out(statement).await.map_err(server)?),
+            Mode::CopyText(sql) => Some(job.conn.copy_out(sql.as_str()).await.map_err(server)?),
+            Mode::Rows(_) | Mode::Execute(_) => None,
+        };
         match &job.mode {
-            Mode::Copy(sql) => {
-                let stream = job.conn.copy_out(sql.as_str()).await.map_err(server)?;
+            Mode::Copy(_) | Mode::CopyText(_) => {
+                let Some(stream) = copy else { return Ok(()) };
                 pin_mut!(stream);
                 let mut parser = CopyParser::default();
                 let mut full = Vec::new();
@@ -463,15 +492,18 @@ impl Inner {
                     vec![Arc::new(Int64Array::from(vec![i64::try_from(n).unwrap_or(i64::MAX)]))],
                 )
                 .map_err(|e| local(Error::internal(e.to_string())))?;
-                send(batch).await?;
+                // A write is committed before the client hears it succeeded.
                 job.conn.batch_execute("COMMIT").await.map_err(server)?;
+                send(batch).await?;
                 return Ok(());
             }
+        }
+        if !job.read_only {
+            job.conn.batch_execute("COMMIT").await.map_err(server)?;
         }
         if out.rows() > 0 {
             send(out.finish().map_err(local)?).await?;
         }
-        job.conn.batch_execute("COMMIT").await.map_err(server)?;
         Ok(())
     }
 
@@ -523,11 +555,15 @@ struct Job {
     conn: Object,
     mode: Mode,
     params: Vec<Param>,
+    /// Read-only jobs commit after the client has its rows; writes before.
+    read_only: bool,
 }
 
 enum Mode {
-    /// `COPY (query) TO STDOUT (FORMAT binary)`.
-    Copy(String),
+    /// `COPY (query) TO STDOUT (FORMAT binary)`, prepared.
+    Copy(Statement),
+    /// The same, for a statement built for one worker.
+    CopyText(String),
     /// A prepared statement's rows, binary format.
     Rows(Statement),
     /// A statement without result columns; reports rows affected.
