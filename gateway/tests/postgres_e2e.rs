@@ -47,6 +47,8 @@ async fn ticket(ch: &Channel, connector: &str, sql: &str) -> Vec<u8> {
         .expect("plans")
         .into_inner()
         .ticket
+        .expect("a ticket")
+        .ticket
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
