@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, FixedSizeBinaryBuilder,
     Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder, ListArray, NullBuilder,
-    StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt32Builder,
+    StringArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt32Builder,
 };
 use arrow::array::NullBufferBuilder;
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
@@ -219,9 +219,11 @@ enum ColumnBuilder {
     Float4(Float32Builder),
     Float8(Float64Builder),
     Oid(UInt32Builder),
-    Text(StringBuilder),
+    /// Text and jsonb collect bytes; the batch's text is checked to be
+    /// UTF-8 in one pass when it is finished.
+    Text(BinaryBuilder),
     Char(StringBuilder),
-    Jsonb(StringBuilder),
+    Jsonb(BinaryBuilder),
     NumericText(StringBuilder),
     Bytea(BinaryBuilder),
     Date(Date32Builder),
@@ -257,9 +259,9 @@ impl ColumnBuilder {
             PgKind::Float4 => Self::Float4(Float32Builder::with_capacity(rows)),
             PgKind::Float8 => Self::Float8(Float64Builder::with_capacity(rows)),
             PgKind::Oid => Self::Oid(UInt32Builder::with_capacity(rows)),
-            PgKind::Text => Self::Text(StringBuilder::with_capacity(rows, bytes)),
+            PgKind::Text => Self::Text(BinaryBuilder::with_capacity(rows, bytes)),
             PgKind::Char => Self::Char(StringBuilder::with_capacity(rows, rows)),
-            PgKind::Jsonb => Self::Jsonb(StringBuilder::with_capacity(rows, bytes)),
+            PgKind::Jsonb => Self::Jsonb(BinaryBuilder::with_capacity(rows, bytes)),
             PgKind::NumericText => Self::NumericText(StringBuilder::with_capacity(rows, bytes)),
             PgKind::Bytea => Self::Bytea(BinaryBuilder::with_capacity(rows, bytes)),
             PgKind::Date => Self::Date(Date32Builder::with_capacity(rows)),
@@ -302,7 +304,7 @@ impl ColumnBuilder {
             Self::Float4(b) => b.append_value(f32::from_be_bytes(fixed(raw)?)),
             Self::Float8(b) => b.append_value(f64::from_be_bytes(fixed(raw)?)),
             Self::Oid(b) => b.append_value(u32::from_be_bytes(fixed(raw)?)),
-            Self::Text(b) => b.append_value(utf8(raw)?),
+            Self::Text(b) => b.append_value(raw),
             Self::Char(b) => {
                 // "char" holds one byte; PostgreSQL prints bytes >= 0x80 in octal.
                 let byte = fixed::<1>(raw)?[0];
@@ -313,7 +315,7 @@ impl ColumnBuilder {
                 }
             }
             Self::Jsonb(b) => match raw.split_first() {
-                Some((1, text)) => b.append_value(utf8(text)?),
+                Some((1, text)) => b.append_value(text),
                 _ => return Err(bad("unknown jsonb format version")),
             },
             Self::NumericText(b) => b.append_value(numeric_to_string(raw)?),
@@ -393,7 +395,8 @@ impl ColumnBuilder {
             Self::Float4(b) => b.append_null(),
             Self::Float8(b) => b.append_null(),
             Self::Oid(b) => b.append_null(),
-            Self::Text(b) | Self::Char(b) | Self::Jsonb(b) | Self::NumericText(b) => b.append_null(),
+            Self::Text(b) | Self::Jsonb(b) => b.append_null(),
+            Self::Char(b) | Self::NumericText(b) => b.append_null(),
             Self::Bytea(b) => b.append_null(),
             Self::Date(b) => b.append_null(),
             Self::Time(b) => b.append_null(),
@@ -410,8 +413,14 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self {
+    fn finish(&mut self) -> Decoded<ArrayRef> {
+        Ok(match self {
+            Self::Text(b) | Self::Jsonb(b) => {
+                let (offsets, values, nulls) = b.finish().into_parts();
+                Arc::new(
+                    StringArray::try_new(offsets, values, nulls).map_err(|e| bad(format!("text is not UTF-8: {e}")))?,
+                )
+            }
             Self::Bool(b) => Arc::new(b.finish()),
             Self::Int2(b) => Arc::new(b.finish()),
             Self::Int4(b) => Arc::new(b.finish()),
@@ -419,7 +428,7 @@ impl ColumnBuilder {
             Self::Float4(b) => Arc::new(b.finish()),
             Self::Float8(b) => Arc::new(b.finish()),
             Self::Oid(b) => Arc::new(b.finish()),
-            Self::Text(b) | Self::Char(b) | Self::Jsonb(b) | Self::NumericText(b) => Arc::new(b.finish()),
+            Self::Char(b) | Self::NumericText(b) => Arc::new(b.finish()),
             Self::Bytea(b) => Arc::new(b.finish()),
             Self::Date(b) => Arc::new(b.finish()),
             Self::Time(b) => Arc::new(b.finish()),
@@ -446,7 +455,7 @@ impl ColumnBuilder {
                 child,
                 field,
             } => {
-                let values = child.finish();
+                let values = child.finish()?;
                 let offs = std::mem::replace(offsets, vec![0]);
                 let list = ListArray::new(
                     field.clone(),
@@ -456,14 +465,14 @@ impl ColumnBuilder {
                 );
                 Arc::new(list)
             }
-        }
+        })
     }
 
     /// Bytes of variable-length data held, to size the next batch's builder.
     fn data_bytes(&self) -> usize {
         match self {
-            Self::Text(b) | Self::Char(b) | Self::Jsonb(b) | Self::NumericText(b) => b.values_slice().len(),
-            Self::Bytea(b) => b.values_slice().len(),
+            Self::Char(b) | Self::NumericText(b) => b.values_slice().len(),
+            Self::Text(b) | Self::Jsonb(b) | Self::Bytea(b) => b.values_slice().len(),
             Self::List { child, .. } => child.data_bytes(),
             _ => 0,
         }
@@ -478,8 +487,8 @@ impl ColumnBuilder {
             Self::Float4(b) => b.len(),
             Self::Float8(b) => b.len(),
             Self::Oid(b) => b.len(),
-            Self::Text(b) | Self::Char(b) | Self::Jsonb(b) | Self::NumericText(b) => b.len(),
-            Self::Bytea(b) => b.len(),
+            Self::Char(b) | Self::NumericText(b) => b.len(),
+            Self::Text(b) | Self::Jsonb(b) | Self::Bytea(b) => b.len(),
             Self::Date(b) => b.len(),
             Self::Time(b) => b.len(),
             Self::Timestamp(b) | Self::TimestampTz(b) => b.len(),
@@ -490,10 +499,6 @@ impl ColumnBuilder {
             Self::List { offsets, .. } => offsets.len() - 1,
         }
     }
-}
-
-fn utf8(raw: &[u8]) -> Decoded<&str> {
-    std::str::from_utf8(raw).map_err(|e| bad(format!("text is not UTF-8: {e}")))
 }
 
 fn read_i32(raw: &[u8], at: usize) -> Decoded<i32> {
@@ -600,7 +605,14 @@ pub(crate) fn numeric_to_i128(raw: &[u8], scale: i8) -> Decoded<i128> {
     };
     // acc * 10000^(weight - ndigits + 1) is the value; scale it to 10^scale.
     let exp10 = 4 * (i32::from(n.weight) - ndigits as i32 + 1) + i32::from(scale);
-    if ndigits > 0 && exp10 != 0 {
+    if ndigits > 0 && exp10 < 0 && exp10 > -19 && let Ok(small) = i64::try_from(acc) {
+        // The common case (cents and the like) in cheap i64 arithmetic.
+        let p = POW10[exp10.unsigned_abs() as usize] as i64;
+        if small % p != 0 {
+            return Err(bad(format!("numeric has more than {scale} decimal places")));
+        }
+        acc = i128::from(small / p);
+    } else if ndigits > 0 && exp10 != 0 {
         let p = *POW10.get(exp10.unsigned_abs() as usize).ok_or_else(overflow)?;
         if exp10 > 0 {
             acc = acc.checked_mul(p).ok_or_else(overflow)?;
@@ -717,18 +729,17 @@ impl BatchBuilder {
     /// like this one, so filling them does not reallocate.
     pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
         let rows = self.rows;
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .iter_mut()
-            .zip(&self.shape.kinds)
-            .map(|(c, kind)| {
-                let bytes = c.data_bytes();
-                let array = c.finish();
-                let headroom = rows + rows / 8 + 16;
-                *c = ColumnBuilder::new(kind, headroom, bytes + bytes / 8 + 64);
-                array
-            })
-            .collect();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for (i, (c, kind)) in self.columns.iter_mut().zip(&self.shape.kinds).enumerate() {
+            let bytes = c.data_bytes();
+            let array = c.finish().map_err(|DecodeError(why)| {
+                let name = self.shape.schema.field(i).name();
+                Error::invalid_argument(format!("column `{name}`: {why}")).with_reason("DECODE_FAILED")
+            })?;
+            let headroom = rows + rows / 8 + 16;
+            *c = ColumnBuilder::new(kind, headroom, bytes + bytes / 8 + 64);
+            arrays.push(array);
+        }
         self.rows = 0;
         self.bytes = 0;
         debug_assert!(self.columns.iter().all(|c| c.len() == 0));
@@ -747,6 +758,8 @@ pub(crate) struct CopyParser {
     pending: Vec<u8>,
     header_done: bool,
     finished: bool,
+    /// Where each field of the tuple being read starts, and its length (-1: NULL).
+    fields: Vec<(usize, i32)>,
 }
 
 const COPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -813,12 +826,17 @@ impl CopyParser {
                     "COPY tuple has {fields} fields where the query has {ncols} columns"
                 )));
             }
-            // First make sure the whole tuple is here, then decode it.
+            // First make sure the whole tuple is here, noting where each
+            // field is, then decode it.
             let mut end = at + 2;
             let mut whole = true;
+            self.fields.clear();
             for _ in 0..ncols {
                 match be_i32(buf, end) {
-                    Some(n) => end += 4 + n.max(0) as usize,
+                    Some(n) => {
+                        self.fields.push((end + 4, n));
+                        end += 4 + n.max(0) as usize;
+                    }
                     None => {
                         whole = false;
                         break;
@@ -832,16 +850,11 @@ impl CopyParser {
             if !whole {
                 break;
             }
-            let mut p = at + 2;
-            for col in 0..ncols {
-                let n = be_i32(buf, p).unwrap_or(-1);
-                p += 4;
+            for (col, &(p, n)) in self.fields.iter().enumerate() {
                 if n < 0 {
                     out.append(col, None)?;
                 } else {
-                    let n = n as usize;
-                    out.append(col, Some(&buf[p..p + n]))?;
-                    p += n;
+                    out.append(col, Some(&buf[p..p + n as usize]))?;
                 }
             }
             out.end_row(end - at);
