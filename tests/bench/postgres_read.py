@@ -6,8 +6,9 @@ Usage (tests/bench/run does all of this):
 
 It starts a throwaway PostgreSQL cluster, loads a table of mixed types
 (bigint, int, two doubles, a short and a long text, timestamptz, bool,
-numeric(12,2), date), and in one run times, best of --repeat runs each, a
-whole-table read into Arrow (or Python rows, for psycopg):
+numeric(12,2), date), and in one run times a whole-table read into Arrow (or
+Python rows, for psycopg) by each reader, in --repeat interleaved rounds,
+keeping each reader's best:
 
   * dmesh: GetFlightInfo + DoGet with pyarrow.flight, the gateway reading with
     its `postgres` connector;
@@ -41,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
 
-from common import Gateway, best_of, percentiles, print_table
+from common import Gateway, percentiles, print_table
 from pgcluster import Cluster
 
 LOAD = """
@@ -116,8 +117,6 @@ def main() -> None:
         expect = {"rows": rows, "qty": qty, "amount": amount}
         print(f"loaded in {time.perf_counter() - t0:.0f}s: {size / 2**20:.0f} MiB on disk", flush=True)
         sql = "SELECT * FROM wide"
-        results: dict[str, float] = {}
-
         env = dict(os.environ, BENCH_PG_PASSWORD=pg.dsn().split("password=")[1])
         connectors = (
             "[connectors.pg]\ntype = \"postgres\"\nhost = \"127.0.0.1\"\n"
@@ -125,6 +124,11 @@ def main() -> None:
             "password = \"${env:BENCH_PG_PASSWORD}\"\ntls_mode = \"disable\"\n"
         )
         gw = Gateway(args.dmesh, connectors, tmp / "state", tmp / "dmesh.toml", env=env)
+        import adbc_driver_postgresql.dbapi as adbc
+        import connectorx as cx
+
+        adbc_conn = adbc.connect(pg.url())
+        psycopg_conn = psycopg.connect(pg.dsn())
         try:
             client = flight.connect(f"grpc://{gw.addr}")
             rss_before = gw.rss_mb()
@@ -134,119 +138,92 @@ def main() -> None:
                 info = client.get_flight_info(flight.FlightDescriptor.for_command(cmd))
                 return client.do_get(info.endpoints[0].ticket).read_all()
 
-            t, got = best_of(args.repeat, lambda: dmesh_read(sql))
-            check(got, expect)
-            results["dmesh (Flight, postgres connector)"] = t
-            del got
-            peak = gw.peak_rss_mb()
-
-            dmesh_lat = {}
-            for name, q in [("SELECT 1", "SELECT 1"), ("10-row table", "SELECT * FROM small")]:
-                lat = []
-                for i in range(400):
-                    t0 = time.perf_counter()
-                    dmesh_read(q)
-                    if i >= 50:
-                        lat.append((time.perf_counter() - t0) * 1000)
-                dmesh_lat[name] = percentiles(lat)
-        finally:
-            gw.stop()
-
-        import adbc_driver_postgresql.dbapi as adbc
-
-        with adbc.connect(pg.url()) as conn:
-            def adbc_read():
-                with conn.cursor() as cur:
-                    cur.execute(sql)
+            def adbc_read(query: str) -> pa.Table:
+                with adbc_conn.cursor() as cur:
+                    cur.execute(query)
                     return cur.fetch_arrow_table()
 
-            t, got = best_of(args.repeat, adbc_read)
-            check(got, expect)
-            results["ADBC PostgreSQL driver"] = t
-            del got
-
-            adbc_lat = {}
-            for name, q in [("SELECT 1", "SELECT 1"), ("10-row table", "SELECT * FROM small")]:
-                lat = []
-                for i in range(400):
-                    t0 = time.perf_counter()
-                    with conn.cursor() as cur:
-                        cur.execute(q)
-                        cur.fetch_arrow_table()
-                    if i >= 50:
-                        lat.append((time.perf_counter() - t0) * 1000)
-                adbc_lat[name] = percentiles(lat)
-
-        import connectorx as cx
-
-        t, got = best_of(args.repeat, lambda: cx.read_sql(pg.url(), sql, return_type="arrow"))
-        check(got, expect)
-        results["ConnectorX (1 connection)"] = t
-        del got
-        t, got = best_of(args.repeat, lambda: cx.read_sql(pg.url(), sql, return_type="arrow",
-                                                          partition_on="id", partition_num=4))
-        check(got, expect)
-        results["ConnectorX (4 partitions)"] = t
-        del got
-
-        try:
-            con = duckdb_with_postgres(tmp)
-            con.execute("SET threads = 2")
-            con.execute(f"ATTACH '{pg.dsn()}' AS pg (TYPE postgres, READ_ONLY)")
-
-            def duck_read():
-                r = con.sql("SELECT * FROM pg.public.wide").to_arrow_table()
-                return r.read_all() if isinstance(r, pa.RecordBatchReader) else r
-
-            t, got = best_of(args.repeat, duck_read)
-            check(got, expect)
-            results["DuckDB postgres scanner"] = t
-            del got
-        except Exception as e:  # reported, not fatal: the other readers still count
-            print(f"DuckDB's postgres scanner did not run: {e}", flush=True)
-
-        with psycopg.connect(pg.dsn()) as c:
-            def psycopg_read():
-                with c.cursor() as cur:
-                    cur.execute(sql)
+            def psycopg_read(query: str) -> list:
+                with psycopg_conn.cursor() as cur:
+                    cur.execute(query)
                     return cur.fetchall()
 
-            t, got = best_of(args.repeat, psycopg_read)
-            assert len(got) == expect["rows"]
-            results["psycopg (Python rows)"] = t
-            del got
+            readers = {
+                "dmesh (Flight, postgres connector)": lambda: dmesh_read(sql),
+                "ADBC PostgreSQL driver": lambda: adbc_read(sql),
+                "ConnectorX (1 connection)": lambda: cx.read_sql(pg.url(), sql, return_type="arrow"),
+                "ConnectorX (4 partitions)": lambda: cx.read_sql(pg.url(), sql, return_type="arrow",
+                                                                 partition_on="id", partition_num=4),
+            }
+            try:
+                con = duckdb_with_postgres(tmp)
+                con.execute("SET threads = 2")
+                con.execute(f"ATTACH '{pg.dsn()}' AS pg (TYPE postgres, READ_ONLY)")
 
-            psycopg_lat = {}
-            for name, q in [("SELECT 1", "SELECT 1"), ("10-row table", "SELECT * FROM small")]:
-                lat = []
-                for i in range(400):
+                def duck_read():
+                    r = con.sql("SELECT * FROM pg.public.wide").to_arrow_table()
+                    return r.read_all() if isinstance(r, pa.RecordBatchReader) else r
+
+                readers["DuckDB postgres scanner"] = duck_read
+            except Exception as e:  # reported, not fatal: the other readers still count
+                print(f"DuckDB's postgres scanner did not run: {e}", flush=True)
+            readers["psycopg (Python rows)"] = lambda: psycopg_read(sql)
+
+            # The floors: psql (C, libpq) writing binary COPY to /dev/null, the
+            # least work any client can do to receive the table.
+            psql = str(pg.bin / "psql") if (pg.bin / "psql").exists() else "psql"
+
+            def copy_streams(queries: list[str]) -> None:
+                procs = [subprocess.Popen([psql, "-X", "-q", pg.url(), "-c", f"COPY ({q}) TO STDOUT (FORMAT binary)"],
+                                          stdout=subprocess.DEVNULL) for q in queries]
+                for p in procs:
+                    assert p.wait() == 0, "psql COPY failed"
+
+            pages = psycopg_conn.execute(
+                "SELECT pg_relation_size('wide') / current_setting('block_size')::int").fetchone()[0]
+            psycopg_conn.rollback()
+            half = pages // 2
+            readers["floor: 1 binary COPY stream (psql)"] = lambda: copy_streams([sql])
+            readers["floor: 2 binary COPY streams (psql)"] = lambda: copy_streams(
+                [f"SELECT * FROM wide WHERE ctid < '({half},0)'::tid",
+                 f"SELECT * FROM wide WHERE ctid >= '({half},0)'::tid"])
+
+            # Rounds interleave the readers, so a slow spell of the machine
+            # does not fall on one reader alone; each keeps its best time.
+            results: dict[str, float] = {}
+            for round_no in range(args.repeat):
+                for name, read in readers.items():
                     t0 = time.perf_counter()
-                    with c.cursor() as cur:
-                        cur.execute(q)
-                        cur.fetchall()
-                    if i >= 50:
-                        lat.append((time.perf_counter() - t0) * 1000)
-                psycopg_lat[name] = percentiles(lat)
-            c.rollback()
+                    got = read()
+                    elapsed = time.perf_counter() - t0
+                    if isinstance(got, pa.Table):
+                        check(got, expect)
+                    elif isinstance(got, list):
+                        assert len(got) == expect["rows"]
+                    del got
+                    results[name] = min(results.get(name, float("inf")), elapsed)
+                print(f"round {round_no + 1} of {args.repeat} done", flush=True)
+            peak = gw.peak_rss_mb()
 
-        # The floors: psql (C, libpq) writing binary COPY to /dev/null, the
-        # least work any client can do to receive the table.
-        psql = str(pg.bin / "psql") if (pg.bin / "psql").exists() else "psql"
+            def latency(read) -> dict[str, tuple[float, float]]:
+                out = {}
+                for name, q in [("SELECT 1", "SELECT 1"), ("10-row table", "SELECT * FROM small")]:
+                    lat = []
+                    for i in range(400):
+                        t0 = time.perf_counter()
+                        read(q)
+                        if i >= 50:
+                            lat.append((time.perf_counter() - t0) * 1000)
+                    out[name] = percentiles(lat)
+                return out
 
-        def copy_streams(queries: list[str]) -> None:
-            procs = [subprocess.Popen([psql, "-X", "-q", pg.url(), "-c", f"COPY ({q}) TO STDOUT (FORMAT binary)"],
-                                      stdout=subprocess.DEVNULL) for q in queries]
-            for p in procs:
-                assert p.wait() == 0, "psql COPY failed"
-
-        t, _ = best_of(args.repeat, lambda: copy_streams([sql]))
-        results["floor: 1 binary COPY stream (psql)"] = t
-        with psycopg.connect(pg.dsn()) as c:
-            pages = c.execute("SELECT pg_relation_size('wide') / current_setting('block_size')::int").fetchone()[0]
-        half = pages // 2
-        t, _ = best_of(args.repeat, lambda: copy_streams([f"SELECT * FROM wide WHERE ctid < '({half},0)'::tid",
-                                                          f"SELECT * FROM wide WHERE ctid >= '({half},0)'::tid"]))
-        results["floor: 2 binary COPY streams (psql)"] = t
+            dmesh_lat = latency(dmesh_read)
+            adbc_lat = latency(adbc_read)
+            psycopg_lat = latency(psycopg_read)
+        finally:
+            gw.stop()
+            adbc_conn.close()
+            psycopg_conn.close()
 
     print_table(f"read {args.rows:,} rows whole (best of {args.repeat})", args.rows, results,
                 "dmesh (Flight, postgres connector)")
