@@ -26,7 +26,7 @@ use crate::error::GatewayError;
 /// No FlightData message is larger than this unless one value alone is.
 pub const MAX_FLIGHT_DATA_BYTES: usize = 2 << 20;
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+pub(crate) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// The Flight service.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl FlightApi {
         Self { state }
     }
 
-    fn engine(&self) -> &QueryEngine {
+    pub(crate) fn engine(&self) -> &QueryEngine {
         &self.state.engine
     }
 }
@@ -128,8 +128,24 @@ impl FlightService for FlightApi {
     type DoActionStream = BoxStream<arrow_flight::Result>;
     type ListActionsStream = BoxStream<ActionType>;
 
-    async fn handshake(&self, _: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
-        unimplemented("Handshake")
+    /// The Flight SQL handshake: credentials in (Basic, in the
+    /// `authorization` header or the payload), a bearer token back in the
+    /// `authorization` response header and in the payload.
+    async fn handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        let mut incoming = request.into_inner();
+        let first = incoming.message().await?.unwrap_or_default();
+        let token = crate::flightsql::new_token();
+        let reply = HandshakeResponse {
+            protocol_version: first.protocol_version,
+            payload: token.clone().into_bytes().into(),
+        };
+        let stream: Self::HandshakeStream = Box::pin(futures::stream::once(async move { Ok(reply) }));
+        let mut response = Response::new(stream);
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Status::internal("the token is not a header value"))?;
+        response.metadata_mut().insert("authorization", value);
+        Ok(response)
     }
 
     async fn list_flights(&self, _: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
@@ -137,6 +153,11 @@ impl FlightService for FlightApi {
     }
 
     async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        if let Some(any) = crate::flightsql::is_flight_sql(&request.get_ref().cmd) {
+            let metadata = request.metadata().clone();
+            let info = self.sql_flight_info(any, request.into_inner(), &metadata).await?;
+            return Ok(Response::new(info));
+        }
         let descriptor = request.into_inner();
         let command: QueryCommand = serde_json::from_slice(&descriptor.cmd).map_err(|e| {
             GatewayError::BadRequest(format!(
@@ -176,6 +197,10 @@ impl FlightService for FlightApi {
     }
 
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        if let Some(any) = crate::flightsql::is_flight_sql(&request.get_ref().ticket) {
+            let stream = self.sql_do_get(any, request.metadata()).await?;
+            return Ok(Response::new(stream));
+        }
         let deadline = crate::engine::client_deadline(request.metadata());
         let ticket = request.into_inner();
         let stream = stream_ticket(self.engine(), &ticket.ticket, deadline).await?;

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod flight;
+pub mod flightsql;
 pub mod registry;
 pub mod server;
 pub mod service;

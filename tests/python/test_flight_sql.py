@@ -1,0 +1,84 @@
+"""Arrow Flight SQL with real clients: the ADBC Flight SQL driver and pyarrow.flight."""
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.flight as flight
+import pyarrow.parquet as pq
+import pytest
+
+adbc_flightsql = pytest.importorskip("adbc_driver_flightsql.dbapi", reason="adbc-driver-flightsql is in tests/requirements.txt")
+
+
+def connect(gateway, **kwargs):
+    return adbc_flightsql.connect(gateway, **kwargs)
+
+
+def test_adbc_runs_a_catalog_qualified_query_and_matches_the_file(gateway, demo_dir):
+    with connect(gateway) as conn, conn.cursor() as cur:
+        cur.execute("SELECT * FROM demo.public.orders ORDER BY order_id")
+        got = cur.fetch_arrow_table()
+    want = pq.read_table(demo_dir / "orders.parquet").sort_by("order_id")
+    assert got.num_rows == want.num_rows == 5000
+    assert got.column("order_id").to_pylist() == want.column("order_id").to_pylist()
+
+
+def test_adbc_routes_with_the_connector_header(gateway, demo_dir):
+    with connect(gateway, db_kwargs={"adbc.flight.sql.rpc.call_header.x-dmesh-connector": "demo"}) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) AS n FROM customers")
+            n = cur.fetch_arrow_table().column("n")[0].as_py()
+    want = pacsv.read_csv(demo_dir / "customers.csv").num_rows
+    assert n == want == 1000
+
+
+def test_adbc_connects_with_a_username_and_password(gateway):
+    with connect(gateway, db_kwargs={"username": "analyst", "password": "any-password"}) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 AS one FROM demo.public.products LIMIT 1")
+            assert cur.fetch_arrow_table().column("one").to_pylist() == [1]
+
+
+def test_get_objects_lists_catalogs_schemas_tables_and_columns(gateway):
+    with connect(gateway) as conn:
+        catalogs = conn.adbc_get_objects(depth="catalogs").read_all().to_pylist()
+        assert [c["catalog_name"] for c in catalogs] == ["demo"]
+        objects = conn.adbc_get_objects(depth="all").read_all().to_pylist()
+        schemas = objects[0]["catalog_db_schemas"]
+        assert [s["db_schema_name"] for s in schemas] == ["public"]
+        tables = {t["table_name"]: t for t in schemas[0]["db_schema_tables"]}
+        assert set(tables) == {"customers", "order_items", "orders", "products", "reviews"}
+        assert tables["orders"]["table_type"] == "EXTERNAL TABLE"
+        columns = [c["column_name"] for c in tables["orders"]["table_columns"]]
+        assert "order_id" in columns and "customer_id" in columns
+        schema = conn.adbc_get_table_schema("orders", catalog_filter="demo", db_schema_filter="public")
+        assert schema.field("order_id") is not None
+        types = conn.adbc_get_table_types()
+        assert "TABLE" in types and "VIEW" in types
+
+
+def test_get_info_names_the_server(gateway):
+    with connect(gateway) as conn:
+        info = conn.adbc_get_info()
+    assert info["vendor_name"] == "dmesh"
+    assert info["vendor_version"]
+
+
+def test_a_statement_with_no_route_lists_the_connectors(gateway):
+    with connect(gateway) as conn, conn.cursor() as cur:
+        with pytest.raises(Exception) as err:
+            cur.execute("SELECT * FROM orders")
+    assert "connectors: demo" in str(err.value)
+
+
+def test_a_bad_statement_gets_the_sources_message(gateway):
+    with connect(gateway) as conn, conn.cursor() as cur:
+        with pytest.raises(Exception) as err:
+            cur.execute("SELECT nope FROM demo.public.orders")
+    assert "nope" in str(err.value)
+
+
+def test_pyarrow_flight_handshake_returns_a_bearer_token(gateway):
+    client = flight.connect(gateway)
+    token = client.authenticate_basic_token("analyst", "secret")
+    assert token[0] == b"authorization"
+    assert token[1].startswith(b"Bearer ")
