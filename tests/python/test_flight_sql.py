@@ -4,9 +4,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
+import adbc_driver_flightsql.dbapi as adbc_flightsql
 import pytest
-
-adbc_flightsql = pytest.importorskip("adbc_driver_flightsql.dbapi", reason="adbc-driver-flightsql is in tests/requirements.txt")
 
 
 def connect(gateway, **kwargs):
