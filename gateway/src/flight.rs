@@ -17,6 +17,7 @@ use arrow_flight::{
 };
 use arrow::ipc::writer::IpcWriteOptions;
 use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
 use serde::Deserialize;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -207,16 +208,71 @@ impl FlightService for FlightApi {
         Ok(Response::new(stream))
     }
 
-    async fn do_put(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
-        unimplemented("DoPut")
+    /// Flight SQL parameter binding: a stream of parameter batches for a
+    /// `CommandPreparedStatementQuery`, answered with a handle that holds them.
+    async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        let mut incoming = request.into_inner();
+        let first = incoming
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("DoPut sent no messages"))?;
+        let cmd = first.flight_descriptor.as_ref().map(|d| d.cmd.clone()).unwrap_or_default();
+        let any = crate::flightsql::is_flight_sql(&cmd)
+            .ok_or_else(|| Status::invalid_argument("DoPut takes Flight SQL prepared statement parameters only"))?;
+        let command = arrow_flight::sql::Command::try_from(any)
+            .map_err(|e| Status::invalid_argument(format!("bad Flight SQL command: {e}")))?;
+        let arrow_flight::sql::Command::CommandPreparedStatementQuery(q) = command else {
+            return Err(Status::unimplemented(format!(
+                "Flight SQL {} over DoPut is not offered; this gateway is read-only",
+                command.type_url()
+            )));
+        };
+        let messages = futures::stream::once(async move { Ok(first) })
+            .chain(incoming)
+            .map_err(|e: Status| FlightError::Tonic(Box::new(e)));
+        let batches: Vec<arrow::record_batch::RecordBatch> =
+            arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(messages)
+                .try_collect()
+                .await
+                .map_err(|e| Status::invalid_argument(format!("reading the parameters failed: {e}")))?;
+        let result = self.bind_parameters(&q.prepared_statement_handle, batches).await?;
+        let put = PutResult {
+            app_metadata: result.encode_to_vec().into(),
+        };
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(put) }))))
     }
 
     async fn do_exchange(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
         unimplemented("DoExchange")
     }
 
-    async fn do_action(&self, _: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
-        unimplemented("DoAction")
+    /// Flight SQL's prepared statement actions.
+    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        let metadata = request.metadata().clone();
+        let action = request.into_inner();
+        let any = arrow_flight::sql::Any::decode(&*action.body)
+            .map_err(|e| Status::invalid_argument(format!("the action body is not a protobuf Any: {e}")))?;
+        let body: Vec<u8> = match action.r#type.as_str() {
+            "CreatePreparedStatement" => {
+                let req: arrow_flight::sql::ActionCreatePreparedStatementRequest = any
+                    .unpack()
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?
+                    .ok_or_else(|| Status::invalid_argument("expected ActionCreatePreparedStatementRequest"))?;
+                let result = self.create_prepared_statement(req, &metadata).await?;
+                arrow_flight::sql::Any::pack(&result)
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .encode_to_vec()
+            }
+            // Handles hold everything; closing one frees nothing.
+            "ClosePreparedStatement" => Vec::new(),
+            other => {
+                return Err(Status::unimplemented(format!(
+                    "action `{other}` is not offered; CreatePreparedStatement and ClosePreparedStatement are"
+                )));
+            }
+        };
+        let result = arrow_flight::Result { body: body.into() };
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(result) }))))
     }
 
     async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {

@@ -92,9 +92,12 @@ impl FlightApi {
                 let schema = q.clone().into_builder(&info).schema();
                 info_for(&schema, q.as_any(), descriptor)
             }
+            Command::CommandPreparedStatementQuery(q) => {
+                self.prepared_info(&q.prepared_statement_handle, descriptor, metadata).await
+            }
             other => Err(Status::unimplemented(format!(
-                "Flight SQL {} is not offered yet; statement queries and the catalog, schema, table, table type \
-                 and SQL info commands are",
+                "Flight SQL {} is not offered yet; statement queries, prepared statements and the catalog, schema, \
+                 table, table type and SQL info commands are",
                 other.type_url()
             ))),
         }
@@ -291,4 +294,155 @@ pub fn new_token() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What a prepared statement handle holds. Handles are self-contained, so
+/// any replica can execute them and closing one frees nothing on the server.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Handle {
+    connector: String,
+    sql: String,
+    #[serde(default)]
+    params: Vec<dmesh_connector_api::Param>,
+}
+
+impl Handle {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, Status> {
+        serde_json::from_slice(bytes)
+            .map_err(|_| Status::invalid_argument("unknown prepared statement handle; create the statement again"))
+    }
+}
+
+impl FlightApi {
+    /// The `CreatePreparedStatement` action: checks the statement on its
+    /// connector and returns a handle and the result's schema.
+    pub(crate) async fn create_prepared_statement(
+        &self,
+        request: arrow_flight::sql::ActionCreatePreparedStatementRequest,
+        metadata: &MetadataMap,
+    ) -> Result<arrow_flight::sql::ActionCreatePreparedStatementResult, Status> {
+        let (connector, sql) = self.route(&request.query, metadata)?;
+        let prepared = self
+            .engine()
+            .prepare(&connector, &sql, Vec::new(), dmesh_connector_api::Limits::default())
+            .await?;
+        let options = arrow::ipc::writer::IpcWriteOptions::default();
+        let arrow_flight::IpcMessage(schema) = arrow_flight::SchemaAsIpc::new(&prepared.schema, &options)
+            .try_into()
+            .map_err(|e: arrow::error::ArrowError| Status::internal(format!("encoding the schema failed: {e}")))?;
+        Ok(arrow_flight::sql::ActionCreatePreparedStatementResult {
+            prepared_statement_handle: Handle {
+                connector,
+                sql,
+                params: Vec::new(),
+            }
+            .encode()
+            .into(),
+            dataset_schema: schema,
+            parameter_schema: Default::default(),
+        })
+    }
+
+    /// DoPut of parameter values for a prepared statement: returns a new
+    /// handle carrying them.
+    pub(crate) async fn bind_parameters(
+        &self,
+        handle: &[u8],
+        batches: Vec<RecordBatch>,
+    ) -> Result<arrow_flight::sql::DoPutPreparedStatementResult, Status> {
+        let mut h = Handle::decode(handle)?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows > 1 {
+            return Err(Status::invalid_argument(format!(
+                "{rows} rows of parameters were bound; bind one row per execution"
+            )));
+        }
+        h.params = match batches.iter().find(|b| b.num_rows() == 1) {
+            Some(batch) => batch
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    param_value(col.as_ref()).map(|value| dmesh_connector_api::Param { name: None, value }).map_err(|why| {
+                        Status::invalid_argument(format!("parameter {} ({}): {why}", i + 1, batch.schema().field(i).name()))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(arrow_flight::sql::DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(h.encode().into()),
+        })
+    }
+
+    /// GetFlightInfo for a prepared statement: plans it with its parameters.
+    pub(crate) async fn prepared_info(
+        &self,
+        handle: &[u8],
+        descriptor: FlightDescriptor,
+        metadata: &MetadataMap,
+    ) -> Result<FlightInfo, Status> {
+        let h = Handle::decode(handle)?;
+        let limits = dmesh_connector_api::Limits {
+            timeout: client_deadline(metadata),
+            ..Default::default()
+        };
+        let prepared = self.engine().prepare(&h.connector, &h.sql, h.params, limits).await?;
+        let ticket = TicketStatementQuery {
+            statement_handle: prepared.ticket.into(),
+        };
+        Ok(FlightInfo::new()
+            .try_with_schema(&prepared.schema)
+            .map_err(|e| Status::internal(format!("encoding the schema failed: {e}")))?
+            .with_descriptor(descriptor)
+            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())))
+            .with_ordered(true))
+    }
+}
+
+/// The value in row 0 of a parameter column.
+fn param_value(col: &dyn arrow::array::Array) -> Result<dmesh_connector_api::ParamValue, String> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType as D, TimeUnit};
+    use dmesh_connector_api::ParamValue as P;
+    if col.is_null(0) {
+        return Ok(P::Null);
+    }
+    let as_i64 = |c: &dyn arrow::array::Array| -> Result<i64, String> {
+        let cast = arrow::compute::cast(c, &D::Int64).map_err(|e| e.to_string())?;
+        Ok(cast.as_primitive::<arrow::datatypes::Int64Type>().value(0))
+    };
+    Ok(match col.data_type() {
+        D::Boolean => P::Bool(col.as_boolean().value(0)),
+        D::Int8 | D::Int16 | D::Int32 | D::Int64 => P::Int64(as_i64(col)?),
+        D::UInt8 | D::UInt16 | D::UInt32 | D::UInt64 => {
+            let cast = arrow::compute::cast(col, &D::UInt64).map_err(|e| e.to_string())?;
+            P::UInt64(cast.as_primitive::<arrow::datatypes::UInt64Type>().value(0))
+        }
+        D::Float16 | D::Float32 | D::Float64 => {
+            let cast = arrow::compute::cast(col, &D::Float64).map_err(|e| e.to_string())?;
+            P::Float64(cast.as_primitive::<arrow::datatypes::Float64Type>().value(0))
+        }
+        D::Utf8 | D::LargeUtf8 | D::Utf8View => {
+            let cast = arrow::compute::cast(col, &D::Utf8).map_err(|e| e.to_string())?;
+            P::Utf8(cast.as_string::<i32>().value(0).to_owned())
+        }
+        D::Binary | D::LargeBinary | D::BinaryView => {
+            let cast = arrow::compute::cast(col, &D::Binary).map_err(|e| e.to_string())?;
+            P::Binary(cast.as_binary::<i32>().value(0).to_vec())
+        }
+        D::Date32 => P::Date32(col.as_primitive::<arrow::datatypes::Date32Type>().value(0)),
+        D::Timestamp(_, _) => {
+            let cast = arrow::compute::cast(col, &D::Timestamp(TimeUnit::Microsecond, None)).map_err(|e| e.to_string())?;
+            P::TimestampMicros(cast.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(0))
+        }
+        D::Decimal128(_, _) | D::Decimal256(_, _) => {
+            P::Decimal(arrow::util::display::array_value_to_string(col, 0).map_err(|e| e.to_string())?)
+        }
+        other => return Err(format!("type {other} is not supported as a parameter")),
+    })
 }

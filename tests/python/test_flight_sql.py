@@ -81,3 +81,24 @@ def test_pyarrow_flight_handshake_returns_a_bearer_token(gateway):
     token = client.authenticate_basic_token("analyst", "secret")
     assert token[0] == b"authorization"
     assert token[1].startswith(b"Bearer ")
+
+
+def test_a_prepared_statement_binds_parameters_of_several_types(gateway, demo_dir):
+    import datetime
+
+    want = pq.read_table(demo_dir / "orders.parquet").to_pylist()
+    since = datetime.date(2023, 9, 1)
+    expected = sorted(r["order_id"] for r in want
+                      if r["status"] == "delivered" and r["order_date"] >= since and r["customer_id"] < 500)
+    sql = ("SELECT order_id FROM demo.public.orders WHERE status = $1 AND order_date >= $2 "
+           "AND customer_id < $3 ORDER BY order_id")
+    with connect(gateway) as conn, conn.cursor() as cur:
+        cur.adbc_prepare(sql)
+        cur.execute(sql, parameters=("delivered", since, 500))
+        got = cur.fetch_arrow_table().column("order_id").to_pylist()
+        assert got == expected and len(got) > 10
+        # The same statement again with other values.
+        cur.execute(sql, parameters=("cancelled", since, 100))
+        again = cur.fetch_arrow_table().column("order_id").to_pylist()
+    assert again == sorted(r["order_id"] for r in want
+                           if r["status"] == "cancelled" and r["order_date"] >= since and r["customer_id"] < 100)
