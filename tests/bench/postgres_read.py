@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -43,7 +44,9 @@ import pyarrow.compute as pc
 import pyarrow.flight as flight
 
 from common import Gateway, percentiles, print_table
-from pgcluster import Cluster
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from pgcluster import Cluster  # noqa: E402
 
 LOAD = """
 CREATE TABLE wide (

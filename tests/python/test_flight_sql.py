@@ -1,57 +1,129 @@
-"""Arrow Flight SQL with real clients: the ADBC Flight SQL driver and pyarrow.flight."""
+"""Arrow Flight SQL with real clients: the ADBC Flight SQL driver and pyarrow.flight.
 
+The suite runs twice: against the built-in `demo` connector (files) and
+against a `postgres` connector over a throwaway PostgreSQL cluster holding
+the same demo tables.
+"""
+
+import datetime
+import subprocess
+
+import adbc_driver_flightsql.dbapi as adbc_flightsql
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.flight as flight
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
-import adbc_driver_flightsql.dbapi as adbc_flightsql
 import pytest
+
+from pgcluster import PASSWORD, Cluster
 
 
 def connect(gateway, **kwargs):
     return adbc_flightsql.connect(gateway, **kwargs)
 
 
-def test_adbc_runs_a_catalog_qualified_query_and_matches_the_file(gateway, demo_dir):
+def cli(dmesh_bin, gateway, *args):
+    endpoint = gateway.replace("grpc://", "http://")
+    return subprocess.run([dmesh_bin, "--endpoint", endpoint, *args], capture_output=True, text=True, check=True)
+
+
+def demo_tables(demo_dir):
+    return {
+        "orders": pq.read_table(demo_dir / "orders.parquet"),
+        "customers": pacsv.read_csv(demo_dir / "customers.csv"),
+        "products": pajson.read_json(demo_dir / "products.jsonl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def postgres_demo(dmesh_bin, gateway, demo_dir):
+    """A `postgres` connector named `pgdemo` over a cluster holding the demo tables."""
+    import adbc_driver_postgresql.dbapi as adbc_pg
+
+    cluster = Cluster()
+    try:
+        with adbc_pg.connect(cluster.url()) as conn:
+            with conn.cursor() as cur:
+                for name, table in demo_tables(demo_dir).items():
+                    cur.adbc_ingest(name, table, mode="create")
+                cur.execute("ALTER TABLE orders ADD PRIMARY KEY (order_id)")
+                cur.execute("ALTER TABLE customers ADD PRIMARY KEY (customer_id)")
+                cur.execute("ALTER TABLE orders ADD CONSTRAINT orders_customer_fk "
+                            "FOREIGN KEY (customer_id) REFERENCES customers (customer_id)")
+            conn.commit()
+        cli(dmesh_bin, gateway, "connector", "add", "postgres", "--name", "pgdemo", "--host", "127.0.0.1",
+            "--port", str(cluster.port), "--database", "postgres", "--user", "postgres",
+            "--password", PASSWORD, "--tls-mode", "disable")
+        yield "pgdemo"
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["demo", "postgres"])
+def source(request):
+    """The connector the test runs against."""
+    if request.param == "demo":
+        return "demo"
+    return request.getfixturevalue("postgres_demo")
+
+
+def test_adbc_runs_a_catalog_qualified_query_and_matches_the_file(gateway, demo_dir, source):
     with connect(gateway) as conn, conn.cursor() as cur:
-        cur.execute("SELECT * FROM demo.public.orders ORDER BY order_id")
+        cur.execute(f"SELECT * FROM {source}.public.orders ORDER BY order_id")
         got = cur.fetch_arrow_table()
-    want = pq.read_table(demo_dir / "orders.parquet").sort_by("order_id")
+    want = demo_tables(demo_dir)["orders"].sort_by("order_id")
     assert got.num_rows == want.num_rows == 5000
-    assert got.column("order_id").to_pylist() == want.column("order_id").to_pylist()
+    for column in ["order_id", "customer_id", "order_date", "status"]:
+        assert got.column(column).to_pylist() == want.column(column).to_pylist(), column
 
 
-def test_adbc_routes_with_the_connector_header(gateway, demo_dir):
-    with connect(gateway, db_kwargs={"adbc.flight.sql.rpc.call_header.x-dmesh-connector": "demo"}) as conn:
+def test_every_demo_table_matches_its_file(gateway, demo_dir, source):
+    with connect(gateway) as conn:
+        for name, want in demo_tables(demo_dir).items():
+            key = want.schema.names[0]
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT * FROM {source}.public.{name} ORDER BY {key}")
+                got = cur.fetch_arrow_table()
+            want = want.sort_by(key)
+            assert got.num_rows == want.num_rows, name
+            for column in want.schema.names:
+                assert got.column(column).to_pylist() == want.column(column).to_pylist(), (name, column)
+
+
+def test_adbc_routes_with_the_connector_header(gateway, source):
+    with connect(gateway, db_kwargs={"adbc.flight.sql.rpc.call_header.x-dmesh-connector": source}) as conn:
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) AS n FROM customers")
             n = cur.fetch_arrow_table().column("n")[0].as_py()
-    want = pacsv.read_csv(demo_dir / "customers.csv").num_rows
-    assert n == want == 1000
+    assert n == 1000
 
 
-def test_adbc_connects_with_a_username_and_password(gateway):
+def test_adbc_connects_with_a_username_and_password(gateway, source):
     with connect(gateway, db_kwargs={"username": "analyst", "password": "any-password"}) as conn:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 AS one FROM demo.public.products LIMIT 1")
+            cur.execute(f"SELECT 1 AS one FROM {source}.public.products LIMIT 1")
             assert cur.fetch_arrow_table().column("one").to_pylist() == [1]
 
 
-def test_get_objects_lists_catalogs_schemas_tables_and_columns(gateway):
+def test_get_objects_lists_catalogs_schemas_tables_and_columns(gateway, source):
     with connect(gateway) as conn:
         catalogs = conn.adbc_get_objects(depth="catalogs").read_all().to_pylist()
-        assert "demo" in [c["catalog_name"] for c in catalogs]
-        objects = conn.adbc_get_objects(depth="all", catalog_filter="demo").read_all().to_pylist()
-        assert [o["catalog_name"] for o in objects] == ["demo"]
-        schemas = objects[0]["catalog_db_schemas"]
-        assert [s["db_schema_name"] for s in schemas] == ["public"]
-        tables = {t["table_name"]: t for t in schemas[0]["db_schema_tables"]}
-        assert set(tables) == {"customers", "order_items", "orders", "products", "reviews"}
-        assert tables["orders"]["table_type"] == "EXTERNAL TABLE"
+        assert source in [c["catalog_name"] for c in catalogs]
+        objects = conn.adbc_get_objects(depth="all", catalog_filter=source).read_all().to_pylist()
+        assert [o["catalog_name"] for o in objects] == [source]
+        schemas = {s["db_schema_name"]: s for s in objects[0]["catalog_db_schemas"]}
+        assert "public" in schemas
+        tables = {t["table_name"]: t for t in schemas["public"]["db_schema_tables"]}
+        assert {"customers", "orders", "products"} <= set(tables)
+        assert tables["orders"]["table_type"] == ("EXTERNAL TABLE" if source == "demo" else "TABLE")
         columns = [c["column_name"] for c in tables["orders"]["table_columns"]]
-        assert "order_id" in columns and "customer_id" in columns
-        schema = conn.adbc_get_table_schema("orders", catalog_filter="demo", db_schema_filter="public")
-        assert schema.field("order_id") is not None
+        assert columns == ["order_id", "customer_id", "order_date", "status"]
+        schema = conn.adbc_get_table_schema("orders", catalog_filter=source, db_schema_filter="public")
+        assert schema.field("order_date").type == pa.date32()
+        schemas_only = conn.adbc_get_objects(depth="db_schemas", catalog_filter=source).read_all().to_pylist()
+        assert "public" in [s["db_schema_name"] for s in schemas_only[0]["catalog_db_schemas"]]
         types = conn.adbc_get_table_types()
         assert "TABLE" in types and "VIEW" in types
 
@@ -70,10 +142,10 @@ def test_a_statement_with_no_route_lists_the_connectors(gateway):
     assert "connectors: demo" in str(err.value)
 
 
-def test_a_bad_statement_gets_the_sources_message(gateway):
+def test_a_bad_statement_gets_the_sources_message(gateway, source):
     with connect(gateway) as conn, conn.cursor() as cur:
         with pytest.raises(Exception) as err:
-            cur.execute("SELECT nope FROM demo.public.orders")
+            cur.execute(f"SELECT nope FROM {source}.public.orders")
     assert "nope" in str(err.value)
 
 
@@ -84,32 +156,28 @@ def test_pyarrow_flight_handshake_returns_a_bearer_token(gateway):
     assert token[1].startswith(b"Bearer ")
 
 
-def test_a_prepared_statement_binds_parameters_of_several_types(gateway, demo_dir):
-    import datetime
-
-    want = pq.read_table(demo_dir / "orders.parquet").to_pylist()
+def test_a_prepared_statement_binds_parameters_of_several_types(gateway, demo_dir, source):
+    want = demo_tables(demo_dir)["orders"].to_pylist()
     since = datetime.date(2023, 9, 1)
-    expected = sorted(r["order_id"] for r in want
-                      if r["status"] == "delivered" and r["order_date"] >= since and r["customer_id"] < 500)
-    sql = ("SELECT order_id FROM demo.public.orders WHERE status = $1 AND order_date >= $2 "
+
+    def expected(status, limit):
+        return sorted(r["order_id"] for r in want
+                      if r["status"] == status and r["order_date"] >= since and r["customer_id"] < limit)
+
+    sql = (f"SELECT order_id FROM {source}.public.orders WHERE status = $1 AND order_date >= $2 "
            "AND customer_id < $3 ORDER BY order_id")
     with connect(gateway) as conn, conn.cursor() as cur:
         cur.adbc_prepare(sql)
         cur.execute(sql, parameters=("delivered", since, 500))
         got = cur.fetch_arrow_table().column("order_id").to_pylist()
-        assert got == expected and len(got) > 10
-        # The same statement again with other values.
+        assert got == expected("delivered", 500) and len(got) > 10
         cur.execute(sql, parameters=("cancelled", since, 100))
-        again = cur.fetch_arrow_table().column("order_id").to_pylist()
-    assert again == sorted(r["order_id"] for r in want
-                           if r["status"] == "cancelled" and r["order_date"] >= since and r["customer_id"] < 100)
+        assert cur.fetch_arrow_table().column("order_id").to_pylist() == expected("cancelled", 100)
 
 
 @pytest.fixture(scope="module")
 def big_connector(dmesh_bin, gateway, tmp_path_factory):
     """A `files` connector holding a 1M-row table and a row with a 3 MB text value."""
-    import subprocess
-
     import numpy as np
 
     data = tmp_path_factory.mktemp("bigdata")
@@ -117,9 +185,7 @@ def big_connector(dmesh_bin, gateway, tmp_path_factory):
     pq.write_table(pa.table({"id": np.arange(n, dtype=np.int64), "x": np.arange(n, dtype=np.float64) * 0.5,
                              "tag": pa.array(["t%d" % (i % 97) for i in range(n)])}), data / "million.parquet")
     pq.write_table(pa.table({"id": [1, 2], "body": ["x" * (3 * 1024 * 1024), "short"]}), data / "wide_text.parquet")
-    endpoint = gateway.replace("grpc://", "http://")
-    subprocess.run([dmesh_bin, "--endpoint", endpoint, "connector", "add", "files", "--name", "big", "--path", str(data)],
-                   check=True, capture_output=True)
+    cli(dmesh_bin, gateway, "connector", "add", "files", "--name", "big", "--path", str(data))
     return "big"
 
 
@@ -128,7 +194,17 @@ def test_a_million_rows_arrive_whole_in_messages_clients_accept(gateway, big_con
         cur.execute(f"SELECT id, x, tag FROM {big_connector}.public.million")
         got = cur.fetch_arrow_table()
     assert got.num_rows == 1_000_000
-    assert pa.compute.sum(got["id"]).as_py() == 1_000_000 * 999_999 // 2
+    assert pc.sum(got["id"]).as_py() == 1_000_000 * 999_999 // 2
+
+
+def test_a_million_rows_from_postgres(gateway, postgres_demo):
+    sql = "SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000000) g"
+    with connect(gateway, db_kwargs={"adbc.flight.sql.rpc.call_header.x-dmesh-connector": postgres_demo}) as conn:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            got = cur.fetch_arrow_table()
+    assert got.num_rows == 1_000_000
+    assert pc.sum(got["id"]).as_py() == 1_000_000 * 1_000_001 // 2
 
 
 def test_a_3mb_text_value_arrives_intact(gateway, big_connector):
@@ -144,8 +220,7 @@ def test_a_client_that_stops_reading_midway_leaves_the_gateway_serving(gateway, 
         cur = conn.cursor()
         cur.execute(f"SELECT * FROM {big_connector}.public.million")
         reader = cur.fetch_record_batch()
-        first = reader.read_next_batch()
-        assert first.num_rows > 0
+        assert reader.read_next_batch().num_rows > 0
         cur.close()
         with conn.cursor() as again:
             again.execute(f"SELECT count(*) AS n FROM {big_connector}.public.million")

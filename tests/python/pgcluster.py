@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster on a free loopback port, for benchmarks.
+"""A throwaway PostgreSQL cluster on a free loopback port, for tests and benchmarks.
 
 It uses the machine's PostgreSQL binaries (Debian's `postgresql` package),
 runs them as the `postgres` OS user when started as root, asks for a password
