@@ -7,6 +7,8 @@
 //! (`demo.public.orders`); the qualifier is removed before the connector sees
 //! the SQL.
 
+use std::sync::Arc;
+
 use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -95,6 +97,10 @@ impl FlightApi {
             Command::CommandPreparedStatementQuery(q) => {
                 self.prepared_info(&q.prepared_statement_handle, descriptor, metadata).await
             }
+            Command::CommandGetPrimaryKeys(q) => info_for(&primary_keys_schema(), q.as_any(), descriptor),
+            Command::CommandGetImportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
+            Command::CommandGetExportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
+            Command::CommandGetCrossReference(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
             other => Err(Status::unimplemented(format!(
                 "Flight SQL {} is not offered yet; statement queries, prepared statements and the catalog, schema, \
                  table, table type and SQL info commands are",
@@ -214,6 +220,10 @@ impl FlightApi {
                 let info = sql_info();
                 one_batch(q.into_builder(&info).build())
             }
+            keys @ (Command::CommandGetPrimaryKeys(_)
+            | Command::CommandGetImportedKeys(_)
+            | Command::CommandGetExportedKeys(_)
+            | Command::CommandGetCrossReference(_)) => self.keys_do_get(keys).await,
             other => Err(Status::unimplemented(format!("Flight SQL {} is not offered yet", other.type_url()))),
         }
     }
@@ -445,4 +455,197 @@ fn param_value(col: &dyn arrow::array::Array) -> Result<dmesh_connector_api::Par
         }
         other => return Err(format!("type {other} is not supported as a parameter")),
     })
+}
+
+/// The schema of GetPrimaryKeys results.
+fn primary_keys_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field};
+    Arc::new(Schema::new(vec![
+        Field::new("catalog_name", DataType::Utf8, true),
+        Field::new("db_schema_name", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("key_name", DataType::Utf8, true),
+        Field::new("key_sequence", DataType::Int32, false),
+    ]))
+}
+
+/// The schema of GetExportedKeys, GetImportedKeys and GetCrossReference results.
+fn foreign_keys_schema() -> arrow::datatypes::SchemaRef {
+    use arrow::datatypes::{DataType, Field};
+    Arc::new(Schema::new(vec![
+        Field::new("pk_catalog_name", DataType::Utf8, true),
+        Field::new("pk_db_schema_name", DataType::Utf8, true),
+        Field::new("pk_table_name", DataType::Utf8, false),
+        Field::new("pk_column_name", DataType::Utf8, false),
+        Field::new("fk_catalog_name", DataType::Utf8, true),
+        Field::new("fk_db_schema_name", DataType::Utf8, true),
+        Field::new("fk_table_name", DataType::Utf8, false),
+        Field::new("fk_column_name", DataType::Utf8, false),
+        Field::new("key_sequence", DataType::Int32, false),
+        Field::new("fk_key_name", DataType::Utf8, true),
+        Field::new("pk_key_name", DataType::Utf8, true),
+        Field::new("update_rule", DataType::UInt8, false),
+        Field::new("delete_rule", DataType::UInt8, false),
+    ]))
+}
+
+/// One foreign-key column pair, as Flight SQL lists it.
+struct KeyRow {
+    pk: (String, Option<String>, String, String),
+    fk: (String, Option<String>, String, String),
+    sequence: i32,
+    fk_name: String,
+}
+
+fn foreign_keys_batch(rows: &[KeyRow]) -> Result<RecordBatch, Status> {
+    use arrow::array::{ArrayRef, Int32Array, StringArray, UInt8Array};
+    let s = |f: &dyn Fn(&KeyRow) -> Option<String>| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) };
+    // Rules: 3 = NO ACTION, the default the catalog does not refine.
+    let no_action: ArrayRef = Arc::new(UInt8Array::from(vec![3u8; rows.len()]));
+    RecordBatch::try_new(
+        foreign_keys_schema(),
+        vec![
+            s(&|r| Some(r.pk.0.clone())),
+            s(&|r| r.pk.1.clone()),
+            s(&|r| Some(r.pk.2.clone())),
+            s(&|r| Some(r.pk.3.clone())),
+            s(&|r| Some(r.fk.0.clone())),
+            s(&|r| r.fk.1.clone()),
+            s(&|r| Some(r.fk.2.clone())),
+            s(&|r| Some(r.fk.3.clone())),
+            Arc::new(Int32Array::from(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())),
+            s(&|r| Some(r.fk_name.clone())),
+            s(&|_| None),
+            no_action.clone(),
+            no_action,
+        ],
+    )
+    .map_err(|e| Status::internal(format!("building the key listing: {e}")))
+}
+
+impl FlightApi {
+    fn catalog_of(&self, catalog: Option<&str>) -> Result<String, Status> {
+        match catalog {
+            Some(c) => Ok(c.to_owned()),
+            None => {
+                let names = self.query_connectors();
+                match names.as_slice() {
+                    [one] => Ok(one.clone()),
+                    _ => Err(Status::invalid_argument(format!(
+                        "name the catalog (the connector); catalogs: {}",
+                        names.join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn metadata(
+        &self,
+        catalog: &str,
+        schema: Option<&str>,
+        table: &str,
+    ) -> Result<Option<dmesh_connector_api::TableMetadata>, Status> {
+        let instance = self.engine().registry().get(catalog)?;
+        let Ok(cat) = instance.catalog() else { return Ok(None) };
+        let table = dmesh_connector_api::TableRef {
+            catalog: None,
+            schema: schema.map(str::to_owned),
+            name: table.to_owned(),
+        };
+        match cat.get_table_metadata(&table).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.kind() == dmesh_connector_api::ErrorKind::Unsupported => Ok(None),
+            Err(e) => Err(crate::error::GatewayError::from(e).into()),
+        }
+    }
+
+    /// Foreign keys of tables in `catalog` (all of them, or those of `from`).
+    async fn foreign_keys(&self, catalog: &str, from: Option<(&Option<String>, &str)>) -> Result<Vec<KeyRow>, Status> {
+        let instance = self.engine().registry().get(catalog)?;
+        let tables: Vec<(Option<String>, String)> = match from {
+            Some((schema, name)) => vec![(schema.clone(), name.to_owned())],
+            None => instance
+                .query()?
+                .list_tables(&TableFilter::default())
+                .await
+                .map_err(crate::error::GatewayError::from)?
+                .into_iter()
+                .map(|t| (t.table.schema, t.table.name))
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for (schema, name) in tables {
+            let Some(m) = self.metadata(catalog, schema.as_deref(), &name).await? else { continue };
+            for fk in &m.foreign_keys {
+                for (i, (col, pk_col)) in fk.columns.iter().zip(&fk.referenced_columns).enumerate() {
+                    rows.push(KeyRow {
+                        pk: (
+                            catalog.to_owned(),
+                            fk.referenced_table.schema.clone(),
+                            fk.referenced_table.name.clone(),
+                            pk_col.clone(),
+                        ),
+                        fk: (catalog.to_owned(), m.info.table.schema.clone(), m.info.table.name.clone(), col.clone()),
+                        sequence: i as i32 + 1,
+                        fk_name: fk.name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// DoGet for the key commands.
+    pub(crate) async fn keys_do_get(&self, command: Command) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
+        use arrow::array::{ArrayRef, Int32Array, StringArray};
+        match command {
+            Command::CommandGetPrimaryKeys(q) => {
+                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let m = self.metadata(&catalog, q.db_schema.as_deref(), &q.table).await?;
+                let keys: Vec<String> = m.as_ref().map(|m| m.primary_key.clone()).unwrap_or_default();
+                let schema_name = m.as_ref().and_then(|m| m.info.table.schema.clone());
+                let n = keys.len();
+                let batch = RecordBatch::try_new(
+                    primary_keys_schema(),
+                    vec![
+                        Arc::new(StringArray::from(vec![Some(catalog.clone()); n])) as ArrayRef,
+                        Arc::new(StringArray::from(vec![schema_name; n])),
+                        Arc::new(StringArray::from(vec![q.table.clone(); n])),
+                        Arc::new(StringArray::from(keys)),
+                        Arc::new(StringArray::from(vec![None::<String>; n])),
+                        Arc::new(Int32Array::from((1..=n as i32).collect::<Vec<_>>())),
+                    ],
+                );
+                one_batch(batch)
+            }
+            Command::CommandGetImportedKeys(q) => {
+                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let rows = self.foreign_keys(&catalog, Some((&q.db_schema, &q.table))).await?;
+                one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
+            }
+            Command::CommandGetExportedKeys(q) => {
+                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let rows: Vec<KeyRow> = self
+                    .foreign_keys(&catalog, None)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.pk.2 == q.table && (q.db_schema.is_none() || r.pk.1 == q.db_schema))
+                    .collect();
+                one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
+            }
+            Command::CommandGetCrossReference(q) => {
+                let catalog = self.catalog_of(q.fk_catalog.as_deref())?;
+                let rows: Vec<KeyRow> = self
+                    .foreign_keys(&catalog, Some((&q.fk_db_schema, &q.fk_table)))
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.pk.2 == q.pk_table && (q.pk_db_schema.is_none() || r.pk.1 == q.pk_db_schema))
+                    .collect();
+                one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
+            }
+            other => Err(Status::unimplemented(format!("Flight SQL {} is not offered yet", other.type_url()))),
+        }
+    }
 }
