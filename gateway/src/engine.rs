@@ -42,12 +42,52 @@ pub struct Prepared {
 pub struct QueryEngine {
     registry: Arc<Registry>,
     tickets: TicketIssuer,
+    running: Arc<Mutex<std::collections::HashMap<String, Vec<std::sync::Weak<CancelFlag>>>>>,
+}
+
+/// Set when a client cancels a running query; wakes its stream.
+#[derive(Debug, Default)]
+pub struct CancelFlag {
+    set: std::sync::atomic::AtomicBool,
+    waker: futures::task::AtomicWaker,
+}
+
+impl CancelFlag {
+    fn cancel(&self) {
+        self.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.waker.wake();
+    }
 }
 
 impl QueryEngine {
     /// An engine issuing tickets with `tickets`.
     pub fn new(registry: Arc<Registry>, tickets: TicketIssuer) -> Self {
-        Self { registry, tickets }
+        Self {
+            registry,
+            tickets,
+            running: Arc::default(),
+        }
+    }
+
+    /// Cancels every running read of the query a ticket stands for; the
+    /// number cancelled (0 when none is running).
+    ///
+    /// # Errors
+    /// Unknown or expired tickets.
+    pub fn cancel(&self, ticket: &[u8]) -> Result<usize> {
+        let claims = self.tickets.redeem(ticket)?;
+        let flags = self
+            .running
+            .lock()
+            .map(|mut m| m.remove(&claims.query_id).unwrap_or_default())
+            .unwrap_or_default();
+        let mut n = 0;
+        for flag in flags.iter().filter_map(std::sync::Weak::upgrade) {
+            flag.cancel();
+            n += 1;
+        }
+        tracing::debug!(query_id = %claims.query_id, cancelled = n, "cancel requested");
+        Ok(n)
     }
 
     /// The registry.
@@ -116,7 +156,17 @@ impl QueryEngine {
         };
         tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
         let stream = instance.query()?.execute(request).await?;
-        Ok(LimitedStream::new(stream, limits))
+        let flag = Arc::new(CancelFlag::default());
+        if let Ok(mut running) = self.running.lock() {
+            running.retain(|_, flags| {
+                flags.retain(|f| f.strong_count() > 0);
+                !flags.is_empty()
+            });
+            running.entry(claims.query_id.clone()).or_default().push(Arc::downgrade(&flag));
+        }
+        let mut limited = LimitedStream::new(stream, limits);
+        limited.cancel = Some(flag);
+        Ok(limited)
     }
 
     /// Runs a prepared query and returns it whole as an Arrow IPC stream when
@@ -179,6 +229,7 @@ pub struct LimitedStream {
     bytes: u64,
     deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     truncation: Arc<Mutex<Option<Truncation>>>,
+    cancel: Option<Arc<CancelFlag>>,
 }
 
 impl std::fmt::Debug for LimitedStream {
@@ -202,6 +253,7 @@ impl LimitedStream {
             bytes: 0,
             deadline: limits.timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t)),
             truncation: Arc::new(Mutex::new(None)),
+            cancel: None,
         }
     }
 
@@ -230,6 +282,17 @@ impl Stream for LimitedStream {
         let this = &mut *self;
         if this.inner.is_none() {
             return Poll::Ready(None);
+        }
+        if let Some(flag) = &this.cancel {
+            flag.waker.register(cx.waker());
+            if flag.set.load(std::sync::atomic::Ordering::SeqCst) {
+                this.inner = None;
+                return Poll::Ready(Some(Err(ConnectorError::new(
+                    ErrorKind::Cancelled,
+                    "the query was cancelled by a CancelFlightInfo request",
+                )
+                .with_reason("CANCELLED"))));
+            }
         }
         if let Some((sleep, limit)) = this.deadline.as_mut()
             && sleep.as_mut().poll(cx).is_ready()

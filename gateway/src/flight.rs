@@ -250,10 +250,13 @@ impl FlightService for FlightApi {
     async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
         let metadata = request.metadata().clone();
         let action = request.into_inner();
-        let any = arrow_flight::sql::Any::decode(&*action.body)
-            .map_err(|e| Status::invalid_argument(format!("the action body is not a protobuf Any: {e}")))?;
+        let any = || {
+            arrow_flight::sql::Any::decode(&*action.body)
+                .map_err(|e| Status::invalid_argument(format!("the action body is not a protobuf Any: {e}")))
+        };
         let body: Vec<u8> = match action.r#type.as_str() {
             "CreatePreparedStatement" => {
+                let any = any()?;
                 let req: arrow_flight::sql::ActionCreatePreparedStatementRequest = any
                     .unpack()
                     .map_err(|e| Status::invalid_argument(e.to_string()))?
@@ -265,9 +268,31 @@ impl FlightService for FlightApi {
             }
             // Handles hold everything; closing one frees nothing.
             "ClosePreparedStatement" => Vec::new(),
+            "CancelFlightInfo" => {
+                let request = arrow_flight::CancelFlightInfoRequest::decode(&*action.body)
+                    .map_err(|e| Status::invalid_argument(format!("bad CancelFlightInfoRequest: {e}")))?;
+                let mut cancelled = 0;
+                for endpoint in request.info.map(|i| i.endpoint).unwrap_or_default() {
+                    let Some(ticket) = endpoint.ticket else { continue };
+                    let handle = match crate::flightsql::is_flight_sql(&ticket.ticket)
+                        .and_then(|any| any.unpack::<arrow_flight::sql::TicketStatementQuery>().ok().flatten())
+                    {
+                        Some(t) => t.statement_handle.to_vec(),
+                        None => ticket.ticket.to_vec(),
+                    };
+                    cancelled += self.engine().cancel(&handle)?;
+                }
+                let status = if cancelled > 0 {
+                    arrow_flight::CancelStatus::Cancelled
+                } else {
+                    arrow_flight::CancelStatus::NotCancellable
+                };
+                arrow_flight::CancelFlightInfoResult::new(status).encode_to_vec()
+            }
             other => {
                 return Err(Status::unimplemented(format!(
-                    "action `{other}` is not offered; CreatePreparedStatement and ClosePreparedStatement are"
+                    "action `{other}` is not offered; CreatePreparedStatement, ClosePreparedStatement and \
+                     CancelFlightInfo are"
                 )));
             }
         };
@@ -276,6 +301,17 @@ impl FlightService for FlightApi {
     }
 
     async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
-        Ok(Response::new(Box::pin(futures::stream::empty())))
+        let actions = [
+            ("CreatePreparedStatement", "Checks a statement; returns a handle and the result's schema."),
+            ("ClosePreparedStatement", "Ends a prepared statement."),
+            ("CancelFlightInfo", "Cancels the running reads of a FlightInfo's tickets."),
+        ]
+        .map(|(t, d)| {
+            Ok(ActionType {
+                r#type: t.to_owned(),
+                description: d.to_owned(),
+            })
+        });
+        Ok(Response::new(Box::pin(futures::stream::iter(actions))))
     }
 }

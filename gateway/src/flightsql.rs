@@ -66,7 +66,7 @@ pub fn sql_info() -> SqlInfoData {
     b.append(SqlInfo::FlightSqlServerSql, true);
     b.append(SqlInfo::FlightSqlServerSubstrait, false);
     b.append(SqlInfo::FlightSqlServerTransaction, 0i32);
-    b.append(SqlInfo::FlightSqlServerCancel, false);
+    b.append(SqlInfo::FlightSqlServerCancel, true);
     b.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
     b.append(SqlInfo::SqlDdlCatalog, false);
     b.append(SqlInfo::SqlDdlSchema, false);
@@ -98,6 +98,11 @@ impl FlightApi {
                 self.prepared_info(&q.prepared_statement_handle, descriptor, metadata).await
             }
             Command::CommandGetPrimaryKeys(q) => info_for(&primary_keys_schema(), q.as_any(), descriptor),
+            Command::CommandGetXdbcTypeInfo(q) => {
+                let types = xdbc_types();
+                let schema = q.clone().into_builder(&types).schema();
+                info_for(&schema, q.as_any(), descriptor)
+            }
             Command::CommandGetImportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
             Command::CommandGetExportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
             Command::CommandGetCrossReference(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
@@ -219,6 +224,10 @@ impl FlightApi {
             Command::CommandGetSqlInfo(q) => {
                 let info = sql_info();
                 one_batch(q.into_builder(&info).build())
+            }
+            Command::CommandGetXdbcTypeInfo(q) => {
+                let types = xdbc_types();
+                one_batch(q.into_builder(&types).build())
             }
             keys @ (Command::CommandGetPrimaryKeys(_)
             | Command::CommandGetImportedKeys(_)
@@ -648,4 +657,51 @@ impl FlightApi {
             other => Err(Status::unimplemented(format!("Flight SQL {} is not offered yet", other.type_url()))),
         }
     }
+}
+
+/// The SQL types GetXdbcTypeInfo describes: those the connectors' results
+/// carry, by their SQL names.
+pub fn xdbc_types() -> arrow_flight::sql::metadata::XdbcTypeInfoData {
+    use arrow_flight::sql::metadata::{XdbcTypeInfo, XdbcTypeInfoDataBuilder};
+    use arrow_flight::sql::{Nullable, Searchable, XdbcDataType as X};
+    let mut b = XdbcTypeInfoDataBuilder::new();
+    let types: [(&str, X, Option<i32>, Option<&str>); 13] = [
+        ("BOOLEAN", X::XdbcBit, Some(1), None),
+        ("SMALLINT", X::XdbcSmallint, Some(5), None),
+        ("INTEGER", X::XdbcInteger, Some(10), None),
+        ("BIGINT", X::XdbcBigint, Some(19), None),
+        ("REAL", X::XdbcReal, Some(7), None),
+        ("DOUBLE PRECISION", X::XdbcDouble, Some(15), None),
+        ("DECIMAL", X::XdbcDecimal, Some(38), None),
+        ("VARCHAR", X::XdbcVarchar, None, Some("'")),
+        ("DATE", X::XdbcDate, Some(10), Some("DATE '")),
+        ("TIME", X::XdbcTime, Some(15), Some("TIME '")),
+        ("TIMESTAMP", X::XdbcTimestamp, Some(26), Some("TIMESTAMP '")),
+        ("INTERVAL", X::XdbcInterval, None, Some("INTERVAL '")),
+        ("VARBINARY", X::XdbcVarbinary, None, None),
+    ];
+    for (name, data_type, size, prefix) in types {
+        b.append(XdbcTypeInfo {
+            type_name: name.to_owned(),
+            data_type,
+            column_size: size,
+            literal_prefix: prefix.map(str::to_owned),
+            literal_suffix: prefix.map(|_| "'".to_owned()),
+            create_params: (name == "DECIMAL").then(|| vec!["precision".to_owned(), "scale".to_owned()]),
+            nullable: Nullable::NullabilityNullable,
+            case_sensitive: name == "VARCHAR",
+            searchable: Searchable::Full,
+            unsigned_attribute: None,
+            fixed_prec_scale: false,
+            auto_increment: None,
+            local_type_name: Some(name.to_owned()),
+            minimum_scale: None,
+            maximum_scale: (name == "DECIMAL").then_some(38),
+            sql_data_type: data_type,
+            datetime_subcode: None,
+            num_prec_radix: None,
+            interval_precision: None,
+        });
+    }
+    b.build().expect("fixed type descriptions always build")
 }

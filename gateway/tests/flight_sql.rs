@@ -149,3 +149,75 @@ async fn no_flight_data_message_exceeds_2_mib_unless_one_value_does() {
     assert!((3 << 20..(4 << 20)).contains(&largest), "the 3 MiB value travels alone: {largest} bytes");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_flight_info_stops_the_query_at_the_source() {
+    let server = PgServer::shared();
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    add_postgres(&ch, "postgres", server).await;
+    let mut sql = FlightSqlServiceClient::new(ch.clone());
+    sql.set_header("x-dmesh-connector", "pg");
+    let info = sql
+        .execute("SELECT pg_sleep(10), 'cancel-me' AS tag".to_owned(), None)
+        .await
+        .expect("plans");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let started = std::time::Instant::now();
+    let reader = tokio::spawn({
+        let mut sql = sql.clone();
+        async move {
+            let stream = sql.do_get(ticket).await?;
+            stream.try_collect::<Vec<_>>().await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = arrow_flight::FlightClient::new(ch.clone())
+        .cancel_flight_info(arrow_flight::CancelFlightInfoRequest::new(info))
+        .await
+        .expect("cancel answers");
+    assert_eq!(result.status(), arrow_flight::CancelStatus::Cancelled);
+    let outcome = reader.await.expect("task");
+    let e = outcome.expect_err("the read ends with an error");
+    assert!(e.to_string().contains("cancelled"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let active = server.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%cancel-me%' AND state = 'active' \
+             AND pid <> pg_backend_pid()",
+        );
+        if active == "0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the source still runs the cancelled query");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_info_and_type_info_describe_the_server() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    let mut sql = FlightSqlServiceClient::new(ch.clone());
+    let info = sql
+        .get_xdbc_type_info(arrow_flight::sql::CommandGetXdbcTypeInfo { data_type: None })
+        .await
+        .expect("type info");
+    let types = rows(&mut sql, info).await;
+    let names = strings(&types, "type_name");
+    for t in ["BIGINT", "VARCHAR", "TIMESTAMP", "DECIMAL"] {
+        assert!(names.iter().any(|n| n == t), "{t} in {names:?}");
+    }
+    let info = sql
+        .get_sql_info(vec![arrow_flight::sql::SqlInfo::FlightSqlServerName])
+        .await
+        .expect("sql info");
+    let facts = rows(&mut sql, info).await;
+    assert_eq!(facts.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+    gw.shutdown().await;
+}
