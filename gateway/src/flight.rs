@@ -1,5 +1,6 @@
 //! Arrow Flight on the gateway's port: `DoGet` redeems the tickets that
-//! `QueryService.Execute` issues and streams the result.
+//! `QueryService.Execute` issues and streams the result, and Flight SQL
+//! commands, tickets and actions go to [`crate::flightsql`].
 //!
 //! `GetFlightInfo` also accepts a command descriptor holding JSON,
 //! `{"connector": "demo", "sql": "SELECT ..."}`, so a plain Flight client

@@ -85,10 +85,10 @@ impl FlightApi {
         let command = Command::try_from(any).map_err(|e| Status::invalid_argument(format!("bad Flight SQL command: {e}")))?;
         match command {
             Command::CommandStatementQuery(q) => self.statement_info(q, descriptor, metadata).await,
-            Command::CommandGetCatalogs(q) => info_for(&q.clone().into_builder().schema(), q.as_any(), descriptor),
+            Command::CommandGetCatalogs(q) => info_for(&q.into_builder().schema(), q.as_any(), descriptor),
             Command::CommandGetDbSchemas(q) => info_for(&q.clone().into_builder().schema(), q.as_any(), descriptor),
             Command::CommandGetTables(q) => info_for(&q.clone().into_builder().schema(), q.as_any(), descriptor),
-            Command::CommandGetTableTypes(q) => info_for(&q.clone().into_builder().schema(), q.as_any(), descriptor),
+            Command::CommandGetTableTypes(q) => info_for(&q.into_builder().schema(), q.as_any(), descriptor),
             Command::CommandGetSqlInfo(q) => {
                 let info = sql_info();
                 let schema = q.clone().into_builder(&info).schema();
@@ -100,7 +100,7 @@ impl FlightApi {
             Command::CommandGetPrimaryKeys(q) => info_for(&primary_keys_schema(), q.as_any(), descriptor),
             Command::CommandGetXdbcTypeInfo(q) => {
                 let types = xdbc_types();
-                let schema = q.clone().into_builder(&types).schema();
+                let schema = q.into_builder(&types).schema();
                 info_for(&schema, q.as_any(), descriptor)
             }
             Command::CommandGetImportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),

@@ -225,3 +225,28 @@ def test_a_client_that_stops_reading_midway_leaves_the_gateway_serving(gateway, 
         with conn.cursor() as again:
             again.execute(f"SELECT count(*) AS n FROM {big_connector}.public.million")
             assert again.fetch_arrow_table().column("n")[0].as_py() == 1_000_000
+
+
+def test_get_objects_at_the_tables_and_columns_depths(gateway, source):
+    with connect(gateway) as conn:
+        tables = conn.adbc_get_objects(depth="tables", catalog_filter=source).read_all().to_pylist()
+        listed = {t["table_name"] for s in tables[0]["catalog_db_schemas"] for t in s["db_schema_tables"]}
+        assert {"customers", "orders", "products"} <= listed
+        columns = conn.adbc_get_objects(depth="columns", catalog_filter=source, table_name_filter="orders",
+                                        column_name_filter="order%").read_all().to_pylist()
+        found = [c["column_name"] for s in columns[0]["catalog_db_schemas"] for t in s["db_schema_tables"]
+                 for c in t["table_columns"]]
+        assert found == ["order_id", "order_date"]
+
+
+def test_a_second_flight_sql_client_flightsql_dbapi(gateway):
+    """flightsql-dbapi: a Flight SQL client written apart from ADBC (pure Python over pyarrow.flight)."""
+    from flightsql import FlightSQLClient
+
+    host, port = gateway.removeprefix("grpc://").rsplit(":", 1)
+    client = FlightSQLClient(host=host, port=int(port), insecure=True, metadata={"x-dmesh-connector": "demo"})
+    info = client.execute("SELECT count(*) AS n FROM orders")
+    assert client.do_get(info.endpoints[0].ticket).read_all().column("n")[0].as_py() == 5000
+    info = client.get_tables(include_schema=True)
+    tables = client.do_get(info.endpoints[0].ticket).read_all()
+    assert "orders" in tables.column("table_name").to_pylist()
