@@ -349,10 +349,26 @@ impl FlightApi {
             .engine()
             .prepare(&connector, &sql, Vec::new(), dmesh_connector_api::Limits::default())
             .await?;
+        let parameters = self
+            .engine()
+            .registry()
+            .get(&connector)?
+            .query()?
+            .parameter_schema(&dmesh_connector_api::QueryRequest::read_only(sql.clone()))
+            .await
+            .map_err(crate::error::GatewayError::from)?;
         let options = arrow::ipc::writer::IpcWriteOptions::default();
-        let arrow_flight::IpcMessage(schema) = arrow_flight::SchemaAsIpc::new(&prepared.schema, &options)
-            .try_into()
-            .map_err(|e: arrow::error::ArrowError| Status::internal(format!("encoding the schema failed: {e}")))?;
+        let ipc = |schema: &Schema| -> Result<bytes::Bytes, Status> {
+            let arrow_flight::IpcMessage(bytes) = arrow_flight::SchemaAsIpc::new(schema, &options)
+                .try_into()
+                .map_err(|e: arrow::error::ArrowError| Status::internal(format!("encoding a schema failed: {e}")))?;
+            Ok(bytes)
+        };
+        let schema = ipc(&prepared.schema)?;
+        let parameter_schema = match parameters {
+            Some(p) => ipc(&p)?,
+            None => Default::default(),
+        };
         Ok(arrow_flight::sql::ActionCreatePreparedStatementResult {
             prepared_statement_handle: Handle {
                 connector,
@@ -362,7 +378,7 @@ impl FlightApi {
             .encode()
             .into(),
             dataset_schema: schema,
-            parameter_schema: Default::default(),
+            parameter_schema,
         })
     }
 

@@ -167,7 +167,11 @@ def test_a_prepared_statement_binds_parameters_of_several_types(gateway, demo_di
     sql = (f"SELECT order_id FROM {source}.public.orders WHERE status = $1 AND order_date >= $2 "
            "AND customer_id < $3 ORDER BY order_id")
     with connect(gateway) as conn, conn.cursor() as cur:
-        cur.adbc_prepare(sql)
+        parameters = cur.adbc_prepare(sql)
+        assert parameters.names == ["$1", "$2", "$3"]
+        assert parameters.field("$1").type == pa.string()
+        assert parameters.field("$2").type == pa.date32()
+        assert parameters.field("$3").type == pa.int64()
         cur.execute(sql, parameters=("delivered", since, 500))
         got = cur.fetch_arrow_table().column("order_id").to_pylist()
         assert got == expected("delivered", 500) and len(got) > 10

@@ -156,6 +156,17 @@ pub trait QueryConnector: Send + Sync {
     /// As [`plan`](Self::plan); errors while streaming come as stream items.
     async fn execute(&self, request: QueryRequest) -> Result<BatchStream>;
 
+    /// The types of a statement's parameters (`$1`, `$2`, ...), in order,
+    /// as fields named `$1`, `$2`, ...; `None` when the source cannot tell.
+    /// A parameter whose type the source leaves open has type Null.
+    ///
+    /// # Errors
+    /// As [`plan`](Self::plan).
+    async fn parameter_schema(&self, request: &QueryRequest) -> Result<Option<SchemaRef>> {
+        let _ = request;
+        Ok(None)
+    }
+
     /// The source's plan for a statement, without running it.
     ///
     /// # Errors

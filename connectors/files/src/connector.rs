@@ -334,6 +334,25 @@ impl QueryConnector for FilesConnector {
         Ok(Arc::new(df.schema().as_arrow().clone()))
     }
 
+    async fn parameter_schema(&self, request: &QueryRequest) -> Result<Option<SchemaRef>> {
+        let unbound = QueryRequest {
+            params: Vec::new(),
+            ..request.clone()
+        };
+        let df = self.dataframe(&unbound).await?;
+        let types = df.logical_plan().get_parameter_types().map_err(from_datafusion)?;
+        let mut named: Vec<(usize, Option<arrow::datatypes::DataType>)> = types
+            .into_iter()
+            .filter_map(|(name, ty)| Some((name.strip_prefix('$')?.parse().ok()?, ty)))
+            .collect();
+        named.sort_by_key(|(i, _)| *i);
+        let fields: Vec<arrow::datatypes::Field> = named
+            .into_iter()
+            .map(|(i, ty)| arrow::datatypes::Field::new(format!("${i}"), ty.unwrap_or(arrow::datatypes::DataType::Null), true))
+            .collect();
+        Ok(Some(Arc::new(arrow::datatypes::Schema::new(fields))))
+    }
+
     async fn execute(&self, request: QueryRequest) -> Result<BatchStream> {
         let df = self.dataframe(&request).await?;
         let stream = df.execute_stream().await.map_err(from_datafusion)?;

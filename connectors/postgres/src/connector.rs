@@ -585,6 +585,23 @@ impl QueryConnector for PostgresConnector {
         Ok(self.inner.describe(request).await?.schema)
     }
 
+    async fn parameter_schema(&self, request: &QueryRequest) -> Result<Option<SchemaRef>> {
+        self.inner.plan(request)?;
+        let conn = self.inner.checkout().await?;
+        let statement = conn.prepare(&request.sql).await.map_err(|e| self.inner.pg_error(&e))?;
+        let fields: Vec<arrow::datatypes::Field> = statement
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| {
+                let name = format!("${}", i + 1);
+                let dt = crate::decode::map_type(&name, ty, -1).map_or(arrow::datatypes::DataType::Null, |(_, dt, _)| dt);
+                arrow::datatypes::Field::new(name, dt, true)
+            })
+            .collect();
+        Ok(Some(Arc::new(arrow::datatypes::Schema::new(fields))))
+    }
+
     async fn execute(&self, request: QueryRequest) -> Result<BatchStream> {
         let (shape, rx) = self.inner.execute(request).await?;
         Ok(BatchStream::new(shape.schema, ReceiverStream::new(rx)))
