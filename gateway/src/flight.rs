@@ -222,11 +222,22 @@ impl FlightService for FlightApi {
             .ok_or_else(|| Status::invalid_argument("DoPut takes Flight SQL prepared statement parameters only"))?;
         let command = arrow_flight::sql::Command::try_from(any)
             .map_err(|e| Status::invalid_argument(format!("bad Flight SQL command: {e}")))?;
-        let arrow_flight::sql::Command::CommandPreparedStatementQuery(q) = command else {
-            return Err(Status::unimplemented(format!(
-                "Flight SQL {} over DoPut is not offered; this gateway is read-only",
-                command.type_url()
-            )));
+        let q = match command {
+            arrow_flight::sql::Command::CommandPreparedStatementQuery(q) => q,
+            arrow_flight::sql::Command::CommandStatementUpdate(_)
+            | arrow_flight::sql::Command::CommandPreparedStatementUpdate(_)
+            | arrow_flight::sql::Command::CommandStatementIngest(_) => {
+                return Err(Status::permission_denied(
+                    "updates are refused: no caller may write through Flight SQL until principals with write \
+                     access can be configured; run queries instead",
+                ));
+            }
+            other => {
+                return Err(Status::unimplemented(format!(
+                    "Flight SQL {} over DoPut is not offered",
+                    other.type_url()
+                )));
+            }
         };
         let messages = futures::stream::once(async move { Ok(first) })
             .chain(incoming)

@@ -29,11 +29,28 @@ def cli(dmesh_bin, gateway, *args):
     return subprocess.run([dmesh_bin, "--endpoint", endpoint, *args], capture_output=True, text=True, check=True)
 
 
+def read_avro(path):
+    import fastavro
+
+    with open(path, "rb") as f:
+        reader = fastavro.reader(f)
+        types = {"long": pa.int64(), "int": pa.int32(), "string": pa.string(), "double": pa.float64()}
+        fields = []
+        for field in reader.writer_schema["fields"]:
+            t = field["type"]
+            t = [x for x in t if x != "null"][0] if isinstance(t, list) else t
+            fields.append(pa.field(field["name"], types[t]))
+        return pa.Table.from_pylist(list(reader), schema=pa.schema(fields))
+
+
 def demo_tables(demo_dir):
+    """Every demo table, read from its file with the reader users would pick."""
     return {
         "orders": pq.read_table(demo_dir / "orders.parquet"),
+        "order_items": pq.read_table(demo_dir / "order_items"),
         "customers": pacsv.read_csv(demo_dir / "customers.csv"),
         "products": pajson.read_json(demo_dir / "products.jsonl"),
+        "reviews": read_avro(demo_dir / "reviews.avro"),
     }
 
 
@@ -82,11 +99,11 @@ def test_adbc_runs_a_catalog_qualified_query_and_matches_the_file(gateway, demo_
 def test_every_demo_table_matches_its_file(gateway, demo_dir, source):
     with connect(gateway) as conn:
         for name, want in demo_tables(demo_dir).items():
-            key = want.schema.names[0]
+            keys = want.schema.names[:2] if name == "order_items" else want.schema.names[:1]
             with conn.cursor() as cur:
-                cur.execute(f"SELECT * FROM {source}.public.{name} ORDER BY {key}")
+                cur.execute(f"SELECT * FROM {source}.public.{name} ORDER BY {', '.join(keys)}")
                 got = cur.fetch_arrow_table()
-            want = want.sort_by(key)
+            want = want.sort_by([(k, "ascending") for k in keys])
             assert got.num_rows == want.num_rows, name
             for column in want.schema.names:
                 assert got.column(column).to_pylist() == want.column(column).to_pylist(), (name, column)
@@ -116,7 +133,7 @@ def test_get_objects_lists_catalogs_schemas_tables_and_columns(gateway, source):
         schemas = {s["db_schema_name"]: s for s in objects[0]["catalog_db_schemas"]}
         assert "public" in schemas
         tables = {t["table_name"]: t for t in schemas["public"]["db_schema_tables"]}
-        assert {"customers", "orders", "products"} <= set(tables)
+        assert {"customers", "order_items", "orders", "products", "reviews"} <= set(tables)
         assert tables["orders"]["table_type"] == ("EXTERNAL TABLE" if source == "demo" else "TABLE")
         columns = [c["column_name"] for c in tables["orders"]["table_columns"]]
         assert columns == ["order_id", "customer_id", "order_date", "status"]
@@ -254,3 +271,12 @@ def test_a_second_flight_sql_client_flightsql_dbapi(gateway):
     info = client.get_tables(include_schema=True)
     tables = client.do_get(info.endpoints[0].ticket).read_all()
     assert "orders" in tables.column("table_name").to_pylist()
+
+
+def test_updates_are_refused_with_permission_denied(gateway, source):
+    with connect(gateway) as conn, conn.cursor() as cur:
+        with pytest.raises(Exception) as err:
+            cur.adbc_statement.set_sql_query(f"DELETE FROM {source}.public.orders")
+            cur.adbc_statement.execute_update()
+    assert "(PermissionDenied; ExecuteUpdate)" in str(err.value)
+    assert "updates are refused" in str(err.value)
