@@ -115,6 +115,17 @@ pub struct PostgresConfig {
     /// A description shown in listings.
     #[serde(default)]
     pub description: Option<String>,
+
+    /// Check read-only statements before they reach the server (one query,
+    /// no writes, no functions that touch files, programs, settings or
+    /// locks). Always on outside tests that prove the layers below hold alone.
+    #[serde(default = "default_true")]
+    #[schemars(skip)]
+    pub check_statements: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_pool_size() -> usize {
@@ -161,6 +172,7 @@ impl PostgresConfig {
             parallel_reads: default_parallel_reads(),
             parallel_read_threshold: default_parallel_threshold(),
             description: None,
+            check_statements: true,
         }
     }
 

@@ -51,6 +51,8 @@ pub(crate) fn backoff() -> ExponentialBuilder {
 #[derive(Debug)]
 pub(crate) struct Plan {
     class: Class,
+    /// Whether the statement check applies to this request.
+    checked: bool,
     read_only: bool,
     timeout_ms: u64,
 }
@@ -60,14 +62,23 @@ impl Inner {
     pub(crate) fn plan(&self, request: &QueryRequest) -> Result<Plan> {
         let writable = request.access == AccessMode::ReadWrite && self.config.allow_writes;
         let class = classify(&request.sql);
+        let checked = self.config.check_statements && !writable;
+        let refuse = |what: &str| {
+            Error::permission_denied(format!(
+                "{what} is not allowed in a read-only request; only a single query (SELECT, WITH ... SELECT, \
+                 VALUES, EXPLAIN without ANALYZE, SHOW) runs here"
+            ))
+            .with_reason("READ_ONLY")
+        };
         match &class {
-            Class::Several(n) => {
+            Class::Denied(what) if checked => return Err(refuse(what)),
+            Class::Several(n) if self.config.check_statements => {
                 return Err(Error::invalid_argument(format!(
                     "the request holds {n} statements; send one statement per request"
                 ))
                 .with_reason("ONE_STATEMENT"));
             }
-            Class::Write(what) if !writable => {
+            Class::Write(what) if !writable && self.config.check_statements => {
                 let why = if self.config.allow_writes {
                     "this request is read-only"
                 } else {
@@ -86,6 +97,7 @@ impl Inner {
             .map_or(self.config.statement_timeout, |t| t.min(self.config.statement_timeout));
         Ok(Plan {
             class,
+            checked,
             read_only: !writable,
             timeout_ms: (limit.as_millis() as u64).max(1),
         })
@@ -93,10 +105,11 @@ impl Inner {
 
     /// The schema a statement's result will have.
     pub(crate) async fn describe(&self, request: &QueryRequest) -> Result<ResultShape> {
-        self.plan(request)?;
+        let plan = self.plan(request)?;
         let conn = self.checkout().await?;
         let prepared = conn.prepare(&request.sql).await.map_err(|e| self.pg_error(&e));
         let shape = shape_of(&prepared?)?;
+        plan.refuse_unchecked()?;
         Ok(shape)
     }
 
@@ -167,6 +180,12 @@ impl Inner {
                 return Err(err);
             }
         };
+        // The server's own message for bad SQL comes first; SQL the server
+        // accepts but the check cannot read is refused here.
+        if let Err(e) = plan.refuse_unchecked() {
+            self.release(conn, false).await;
+            return Err(e);
+        }
         if statement.columns().is_empty() {
             let shape = ResultShape {
                 kinds: Vec::new(),
@@ -514,6 +533,20 @@ impl Inner {
         match tokio::time::timeout(Duration::from_secs(2), conn.batch_execute(end)).await {
             Ok(Ok(())) => {}
             _ => discard(conn),
+        }
+    }
+}
+
+impl Plan {
+    /// Refuses a checked request whose SQL the check could not parse.
+    fn refuse_unchecked(&self) -> Result<()> {
+        match &self.class {
+            Class::Unknown(why) if self.checked => Err(Error::permission_denied(format!(
+                "this statement could not be checked ({why}); read-only requests must be a single query dmesh \
+                 can parse"
+            ))
+            .with_reason("READ_ONLY")),
+            _ => Ok(()),
         }
     }
 }

@@ -5,8 +5,11 @@
 //! is decided by the server: read-only requests run in READ ONLY
 //! transactions, whatever the parser thought.
 
+use std::ops::ControlFlow;
+
 use sqlparser::ast::{
-    Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
+    Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, visit_expressions,
+    visit_relations,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -23,8 +26,68 @@ pub(crate) enum Class {
     Write(String),
     /// More than one statement.
     Several(usize),
-    /// The parser did not understand it; the server decides.
-    Unknown,
+    /// A query that reaches outside a read: files, programs, large objects,
+    /// other servers, settings, locks, sequences, or a new table.
+    Denied(String),
+    /// The parser did not understand it (its message).
+    Unknown(String),
+}
+
+/// Functions a read-only query may not call, by their unqualified names.
+const DENIED_FUNCTIONS: &[&str] = &[
+    // files and programs on the server
+    "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir", "pg_ls_waldir",
+    "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_file_write", "pg_file_rename", "pg_file_unlink",
+    "pg_logdir_ls", "pg_current_logfile",
+    // large objects
+    "lo_import", "lo_export", "lo_create", "lo_creat", "lo_unlink", "lo_put", "lo_get", "lo_from_bytea", "lo_open",
+    "lo_write", "lo_truncate", "lowrite", "loread", "lo_close",
+    // other servers
+    "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open",
+    "dblink_fetch",
+    // settings, sessions and the server itself
+    "set_config", "pg_reload_conf", "pg_rotate_logfile", "pg_terminate_backend", "pg_cancel_backend",
+    "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_backup_start", "pg_backup_stop",
+    "pg_start_backup", "pg_stop_backup", "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
+    "pg_drop_replication_slot", "pg_replication_origin_create", "pg_log_backend_memory_contexts",
+    "pg_notify",
+    // locks
+    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+    "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_all",
+    // sequences
+    "nextval", "setval",
+    // SQL text run by the server
+    "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
+];
+
+/// The first denied function a statement calls, if any.
+fn denied_function(statement: &Statement) -> Option<String> {
+    let denied = |name: &sqlparser::ast::ObjectName| -> Option<String> {
+        let last = name.0.last()?.to_string().trim_matches('"').to_ascii_lowercase();
+        DENIED_FUNCTIONS.contains(&last.as_str()).then_some(last)
+    };
+    let mut found = None;
+    let _ = visit_expressions(statement, |e: &Expr| {
+        if let Expr::Function(f) = e
+            && let Some(name) = denied(&f.name)
+        {
+            found = Some(name);
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    if found.is_none() {
+        // Set-returning functions in FROM, e.g. `FROM pg_ls_dir('.')`.
+        let _ = visit_relations(statement, |name| {
+            if let Some(n) = denied(name) {
+                found = Some(n);
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+    }
+    found
 }
 
 /// A single-table query that can be restricted to page ranges.
@@ -37,19 +100,35 @@ pub(crate) struct Splittable {
 
 /// Classifies `sql`.
 pub(crate) fn classify(sql: &str) -> Class {
-    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        return Class::Unknown;
+    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(s) => s,
+        Err(e) => return Class::Unknown(e.to_string()),
     };
     if statements.len() != 1 {
-        return if statements.is_empty() { Class::Unknown } else { Class::Several(statements.len()) };
+        return if statements.is_empty() {
+            Class::Unknown("the request holds no statement".into())
+        } else {
+            Class::Several(statements.len())
+        };
     }
     let Some(statement) = statements.into_iter().next() else {
-        return Class::Unknown;
+        return Class::Unknown("the request holds no statement".into());
     };
+    if let Some(function) = denied_function(&statement) {
+        return Class::Denied(format!("calling `{function}`"));
+    }
     match &statement {
         Statement::Query(q) => {
             if query_may_write(q) {
                 return Class::Write("a query with a data-modifying WITH".into());
+            }
+            if !q.locks.is_empty() {
+                return Class::Denied("SELECT ... FOR UPDATE/SHARE, which locks rows".into());
+            }
+            if let SetExpr::Select(select) = q.body.as_ref()
+                && select.into.is_some()
+            {
+                return Class::Denied("SELECT ... INTO, which creates a table".into());
             }
             let split = splittable_table(q).map(|table| {
                 Box::new(Splittable {
@@ -202,7 +281,6 @@ mod tests {
             "SELECT DISTINCT a FROM t",
             "SELECT a FROM t JOIN u ON t.id = u.id",
             "SELECT a + 1 FROM t",
-            "SELECT * FROM t FOR UPDATE",
             "WITH x AS (SELECT 1) SELECT * FROM x",
             "SELECT * FROM generate_series(1, 10)",
         ] {
@@ -217,6 +295,9 @@ mod tests {
         assert!(matches!(classify("SELECT 1; DROP TABLE t"), Class::Several(2)));
         assert!(matches!(classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Class::Write(_)));
         assert!(matches!(classify("SHOW search_path"), Class::OtherRead));
-        assert!(matches!(classify("SELECT 1 )( nonsense"), Class::Unknown));
+        assert!(matches!(classify("SELECT 1 )( nonsense"), Class::Unknown(_)));
+        assert!(matches!(classify("SELECT pg_read_file('/etc/passwd')"), Class::Denied(_)));
+        assert!(matches!(classify("SELECT * FROM pg_ls_dir('.')"), Class::Denied(_)));
+        assert!(matches!(classify("SELECT * FROM t FOR UPDATE"), Class::Denied(_)));
     }
 }
