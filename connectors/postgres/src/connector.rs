@@ -516,6 +516,45 @@ impl Connector for PostgresConnector {
         }
 
         checks.push(
+            HealthCheck::run("role privileges", async {
+                let rows = inner
+                    .catalog_query(
+                        "SELECT r.rolsuper, \
+                         pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'), \
+                         pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'), \
+                         pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'), \
+                         EXISTS (SELECT 1 FROM information_schema.table_privileges p \
+                                 WHERE p.grantee IN (current_user, 'PUBLIC') \
+                                 AND p.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE') \
+                                 AND p.table_schema NOT IN ('pg_catalog', 'information_schema')), \
+                         has_function_privilege('lo_from_bytea(oid, bytea)', 'EXECUTE') \
+                         FROM pg_roles r WHERE r.rolname = current_user",
+                        &[],
+                    )
+                    .await?;
+                let row = rows.first().ok_or_else(|| Error::internal("no role row"))?;
+                let flags: [(bool, &str); 6] = [
+                    (row.get(0), "is a superuser"),
+                    (row.get(1), "may read server files (pg_read_server_files)"),
+                    (row.get(2), "may write server files (pg_write_server_files)"),
+                    (row.get(3), "may run server programs (pg_execute_server_program)"),
+                    (row.get(4), "may change table data (INSERT, UPDATE, DELETE or TRUNCATE)"),
+                    (row.get(5), "may create large objects, even in READ ONLY transactions (lo_from_bytea)"),
+                ];
+                let risks: Vec<&str> = flags.iter().filter(|(set, _)| *set).map(|(_, what)| *what).collect();
+                Ok(if risks.is_empty() {
+                    format!("role `{user}` can read and not write")
+                } else {
+                    format!(
+                        "WARNING: role `{user}` {}; dmesh's read-only checks stand in front of it, but a role \
+                         with SELECT grants only is the layer that holds if they miss something",
+                        risks.join(", ")
+                    )
+                })
+            })
+            .await,
+        );
+        checks.push(
             HealthCheck::run("run a read-only query through the pool", async {
                 let rows = inner
                     .catalog_query("SELECT current_setting('server_version'), pg_is_in_recovery()", &[])

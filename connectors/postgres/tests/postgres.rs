@@ -492,6 +492,15 @@ async fn wrong_credentials_and_missing_databases_are_told_apart() {
     let c = PostgresConnector::open("ok", cfg).await.expect("opens");
     let report = c.health_check().await;
     assert!(report.healthy(), "{report:?}");
+    let role = report.checks.iter().find(|c| c.name == "role privileges").expect("a role check");
+    // `reader` has no grants, but PUBLIC may create large objects by default.
+    assert!(role.detail.contains("lo_from_bytea") && !role.detail.contains("superuser"), "{role:?}");
+
+    // The superuser the other tests use is flagged.
+    let su = connector(server, "postgres", "su-test").await;
+    let report = su.health_check().await;
+    let role = report.checks.iter().find(|c| c.name == "role privileges").expect("a role check");
+    assert!(role.detail.starts_with("WARNING") && role.detail.contains("superuser"), "{role:?}");
 }
 
 #[tokio::test]
