@@ -74,6 +74,12 @@ pub struct ServerConfig {
     /// asks for; bigger results are streamed with the ticket.
     #[serde(default = "default_inline_rows")]
     pub inline_max_rows: u64,
+
+    /// Listen on an address other machines can reach although calls are
+    /// not authenticated. Off by default: without authentication the
+    /// gateway accepts calls from this machine only.
+    #[serde(default)]
+    pub allow_unauthenticated_remote: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -100,6 +106,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            allow_unauthenticated_remote: false,
             state_dir: None,
             ticket_ttl: default_ticket_ttl(),
             ticket_key: None,

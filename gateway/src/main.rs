@@ -49,6 +49,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.state_dir {
         config.server.state_dir = Some(dir);
     }
+    if args.allow_unauthenticated_remote {
+        config.server.allow_unauthenticated_remote = true;
+    }
     let gateway = dmesh_gateway::start(config, serve_demo).await?;
     dmesh_gateway::server::shutdown_signal().await;
     tracing::info!("shutting down");

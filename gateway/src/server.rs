@@ -83,6 +83,14 @@ impl RunningGateway {
 /// address that cannot be bound.
 pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<RunningGateway> {
     config.validate()?;
+    let listen = config.server.listen;
+    if !listen.ip().is_loopback() && !config.server.allow_unauthenticated_remote {
+        anyhow::bail!(
+            "refusing to listen on {listen}: calls are not authenticated, so anyone who can reach that address \
+             could use every connector; listen on 127.0.0.1, or pass --allow-unauthenticated-remote \
+             (server.allow_unauthenticated_remote) to accept that"
+        );
+    }
     let state_dir = config.server.state_dir.clone().unwrap_or_else(default_state_dir);
     let state = StateStore::open(&state_dir)?;
     let registry = Arc::new(Registry::new(builtin_kinds(), state, state_dir.clone()));
@@ -166,6 +174,11 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     }));
     let connectors = registry.list().len();
     tracing::info!(%addr, state_dir = %state_dir.display(), connectors, restored = runtime, "dmesh gateway listening");
+    if addr.ip().is_loopback() {
+        tracing::info!("calls are not authenticated: only clients on this machine can reach the gateway");
+    } else {
+        tracing::warn!(%addr, "calls are not authenticated and the gateway is reachable from other machines");
+    }
     Ok(RunningGateway {
         addr,
         state_dir,

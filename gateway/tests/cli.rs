@@ -255,6 +255,20 @@ fn failures_exit_non_zero_with_one_clear_line() {
 }
 
 #[test]
+fn without_authentication_it_listens_on_loopback_only() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", "--state-dir"])
+        .arg(state.path())
+        .env_remove("DMESH_CONFIG")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on 0.0.0.0:0") && err.contains("--allow-unauthenticated-remote"), "{err}");
+}
+
+#[test]
 fn help_describes_every_command() {
     let out = Command::new(BIN).arg("--help").output().expect("runs");
     let help = ok(&out);

@@ -84,6 +84,9 @@ pub struct ServeArgs {
     /// Where connectors added at run time are kept (overrides the config file).
     #[arg(long, env = "DMESH_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Listen on a non-loopback address although calls are not authenticated.
+    #[arg(long, env = "DMESH_ALLOW_UNAUTHENTICATED_REMOTE")]
+    pub allow_unauthenticated_remote: bool,
     /// Log filter, e.g. `info` or `dmesh_gateway=debug,info`.
     #[arg(long, env = "DMESH_LOG", default_value = "info")]
     pub log: String,
