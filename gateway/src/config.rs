@@ -80,6 +80,11 @@ pub struct ServerConfig {
     /// gateway accepts calls from this machine only.
     #[serde(default)]
     pub allow_unauthenticated_remote: bool,
+
+    /// A file the audit log (one JSON line per query) is appended to, as
+    /// well as the `dmesh::audit` log target.
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -107,6 +112,7 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             allow_unauthenticated_remote: false,
+            audit_log: None,
             state_dir: None,
             ticket_ttl: default_ticket_ttl(),
             ticket_key: None,

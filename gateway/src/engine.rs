@@ -13,6 +13,7 @@ use dmesh_connector_api::{AccessMode, BatchStream, Error as ConnectorError, Erro
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 
+use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{GatewayError, Result};
 use crate::registry::Registry;
 use crate::ticket::{TicketClaims, TicketIssuer};
@@ -43,6 +44,7 @@ pub struct QueryEngine {
     registry: Arc<Registry>,
     tickets: TicketIssuer,
     running: Arc<Mutex<std::collections::HashMap<String, Vec<std::sync::Weak<CancelFlag>>>>>,
+    audit: Arc<AuditLog>,
 }
 
 /// Set when a client cancels a running query; wakes its stream.
@@ -66,7 +68,15 @@ impl QueryEngine {
             registry,
             tickets,
             running: Arc::default(),
+            audit: Arc::new(AuditLog::to_log()),
         }
+    }
+
+    /// Writes audit lines to `audit`.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Cancels every running read of the query a ticket stands for; the
@@ -111,7 +121,16 @@ impl QueryEngine {
             limits,
             access: AccessMode::ReadOnly,
         };
-        let schema = instance.query()?.plan(&request).await?;
+        let schema = match instance.query()?.plan(&request).await {
+            Ok(schema) => schema,
+            Err(e) => {
+                // Refused or failed before anything ran: audited here.
+                let mut entry = AuditEntry::new("Plan", connector, sql);
+                entry.failed(e.kind().grpc_name());
+                self.audit.record(&entry);
+                return Err(e.into());
+            }
+        };
         let claims = TicketClaims {
             query_id: new_query_id(),
             connector: connector.to_owned(),
@@ -155,7 +174,17 @@ impl QueryEngine {
             access: AccessMode::ReadOnly,
         };
         tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
-        let stream = instance.query()?.execute(request).await?;
+        let started = std::time::Instant::now();
+        let mut entry = AuditEntry::new("Run", &claims.connector, &claims.sql);
+        let stream = match instance.query()?.execute(request).await {
+            Ok(s) => s,
+            Err(e) => {
+                entry.failed(e.kind().grpc_name());
+                entry.took(started.elapsed());
+                self.audit.record(&entry);
+                return Err(e.into());
+            }
+        };
         let flag = Arc::new(CancelFlag::default());
         if let Ok(mut running) = self.running.lock() {
             running.retain(|_, flags| {
@@ -166,6 +195,7 @@ impl QueryEngine {
         }
         let mut limited = LimitedStream::new(stream, limits);
         limited.cancel = Some(flag);
+        limited.audit = Some((self.audit.clone(), entry, started));
         Ok(limited)
     }
 
@@ -230,6 +260,24 @@ pub struct LimitedStream {
     deadline: Option<(Pin<Box<tokio::time::Sleep>>, Duration)>,
     truncation: Arc<Mutex<Option<Truncation>>>,
     cancel: Option<Arc<CancelFlag>>,
+    /// Recorded when the stream ends or is dropped.
+    audit: Option<(Arc<AuditLog>, AuditEntry, std::time::Instant)>,
+}
+
+impl Drop for LimitedStream {
+    fn drop(&mut self) {
+        if let Some((log, mut entry, started)) = self.audit.take() {
+            entry.rows = self.rows;
+            entry.bytes = self.bytes;
+            entry.truncated = self.truncation.lock().map(|t| t.is_some()).unwrap_or(false);
+            if self.inner.is_some() && entry.status == "OK" {
+                // Dropped before the end: the client left or was cut off.
+                entry.failed("CANCELLED");
+            }
+            entry.took(started.elapsed());
+            log.record(&entry);
+        }
+    }
 }
 
 impl std::fmt::Debug for LimitedStream {
@@ -254,6 +302,7 @@ impl LimitedStream {
             deadline: limits.timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t)),
             truncation: Arc::new(Mutex::new(None)),
             cancel: None,
+            audit: None,
         }
     }
 
@@ -287,6 +336,9 @@ impl Stream for LimitedStream {
             flag.waker.register(cx.waker());
             if flag.set.load(std::sync::atomic::Ordering::SeqCst) {
                 this.inner = None;
+                if let Some((_, entry, _)) = this.audit.as_mut() {
+                    entry.failed("CANCELLED");
+                }
                 return Poll::Ready(Some(Err(ConnectorError::new(
                     ErrorKind::Cancelled,
                     "the query was cancelled by a CancelFlightInfo request",
@@ -299,6 +351,9 @@ impl Stream for LimitedStream {
         {
             let limit = *limit;
             this.inner = None;
+            if let Some((_, entry, _)) = this.audit.as_mut() {
+                entry.failed("DEADLINE_EXCEEDED");
+            }
             return Poll::Ready(Some(Err(ConnectorError::new(
                 ErrorKind::DeadlineExceeded,
                 format!(
@@ -319,6 +374,9 @@ impl Stream for LimitedStream {
             }
             Poll::Ready(Some(Err(e))) => {
                 this.inner = None;
+                if let Some((_, entry, _)) = this.audit.as_mut() {
+                    entry.failed(e.kind().grpc_name());
+                }
                 return Poll::Ready(Some(Err(e)));
             }
             Poll::Ready(Some(Ok(b))) => b,

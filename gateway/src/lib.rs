@@ -6,6 +6,7 @@
 //! and the end-to-end tests are built from.
 
 pub mod cli;
+pub mod audit;
 pub mod config;
 pub mod convert;
 pub mod demo;

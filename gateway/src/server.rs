@@ -116,8 +116,13 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         }
         None => TicketIssuer::random(config.server.ticket_ttl),
     };
+    let audit = Arc::new(match &config.server.audit_log {
+        Some(path) => crate::audit::AuditLog::to_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the audit log {}: {e}", path.display()))?,
+        None => crate::audit::AuditLog::to_log(),
+    });
     let app = Arc::new(AppState {
-        engine: QueryEngine::new(registry.clone(), tickets),
+        engine: QueryEngine::new(registry.clone(), tickets).with_audit(audit),
         inline_max_rows: config.server.inline_max_rows,
     });
 

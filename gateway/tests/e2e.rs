@@ -547,3 +547,37 @@ async fn health_and_reflection_are_served() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_query_leaves_one_audit_line_and_denials_are_marked() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let audit = state.path().join("audit.jsonl");
+    let mut config = dmesh_gateway::config::GatewayConfig::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.state_dir = Some(state.path().to_owned());
+    config.server.audit_log = Some(audit.clone());
+    let gw = dmesh_gateway::start(config, true).await.expect("starts");
+    let ch = common::channel(&gw).await;
+
+    let r = execute(&ch, "demo", "SELECT * FROM orders WHERE status = 'cancelled'", None).await.expect("plans");
+    let (batches, _) = do_get(&ch, r.ticket.expect("ticket").ticket).await.expect("runs");
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let denied = execute(&ch, "demo", "DROP TABLE orders", None).await.expect_err("read-only");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    gw.shutdown().await;
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .expect("the audit log exists")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let run = lines.iter().find(|l| l["call"] == "Run").expect("the query's line");
+    assert_eq!(run["connector"], "demo");
+    assert_eq!(run["verdict"], "allowed");
+    assert_eq!(run["status"], "OK");
+    assert_eq!(run["rows"].as_u64(), Some(rows as u64));
+    assert_eq!(run["statement_sha256"].as_str().map(str::len), Some(64));
+    let deny = lines.iter().find(|l| l["statement"] == "DROP TABLE orders").expect("the denial's line");
+    assert_eq!(deny["verdict"], "denied");
+    assert_eq!(deny["status"], "PERMISSION_DENIED");
+}
