@@ -85,6 +85,31 @@ pub struct ServerConfig {
     /// well as the `dmesh::audit` log target.
     #[serde(default)]
     pub audit_log: Option<PathBuf>,
+
+    /// Queries one connector runs at once; more wait in a short queue.
+    #[serde(default = "default_max_running")]
+    pub max_running_per_connector: usize,
+
+    /// Queries that may wait for one connector; beyond that a query is
+    /// refused at once with RESOURCE_EXHAUSTED (and a retry hint).
+    #[serde(default = "default_max_queued")]
+    pub max_queued_per_connector: usize,
+
+    /// How long a queued query waits before it is refused, e.g. `2s`.
+    #[serde(default = "default_queue_timeout", with = "humantime_serde")]
+    pub queue_timeout: Duration,
+}
+
+fn default_max_running() -> usize {
+    32
+}
+
+fn default_max_queued() -> usize {
+    64
+}
+
+fn default_queue_timeout() -> Duration {
+    Duration::from_secs(2)
 }
 
 fn default_listen() -> SocketAddr {
@@ -119,6 +144,9 @@ impl Default for ServerConfig {
             shutdown_grace: default_shutdown_grace(),
             max_request_bytes: default_max_message(),
             inline_max_rows: default_inline_rows(),
+            max_running_per_connector: default_max_running(),
+            max_queued_per_connector: default_max_queued(),
+            queue_timeout: default_queue_timeout(),
         }
     }
 }
@@ -178,6 +206,9 @@ impl GatewayConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.server.ticket_ttl < Duration::from_secs(1) {
             return Err(ConfigError::Invalid("server.ticket_ttl must be at least 1s".into()));
+        }
+        if self.server.max_running_per_connector == 0 {
+            return Err(ConfigError::Invalid("server.max_running_per_connector must be at least 1".into()));
         }
         if self.server.max_request_bytes < 1024 {
             return Err(ConfigError::Invalid("server.max_request_bytes must be at least 1024".into()));

@@ -45,6 +45,36 @@ pub struct QueryEngine {
     tickets: TicketIssuer,
     running: Arc<Mutex<std::collections::HashMap<String, Vec<std::sync::Weak<CancelFlag>>>>>,
     audit: Arc<AuditLog>,
+    gates: Mutex<std::collections::HashMap<String, Arc<Gate>>>,
+    admission: Admission,
+}
+
+/// How many queries a connector runs at once and how many may wait.
+#[derive(Clone, Copy, Debug)]
+pub struct Admission {
+    /// Running at once, per connector.
+    pub running: usize,
+    /// Waiting, per connector; beyond this a query is refused at once.
+    pub queued: usize,
+    /// Longest wait in the queue.
+    pub wait: Duration,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            running: 32,
+            queued: 64,
+            wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One connector's admission: running permits and a bounded queue.
+#[derive(Debug)]
+struct Gate {
+    permits: Arc<tokio::sync::Semaphore>,
+    queued: std::sync::atomic::AtomicUsize,
 }
 
 /// Set when a client cancels a running query; wakes its stream.
@@ -69,6 +99,59 @@ impl QueryEngine {
             tickets,
             running: Arc::default(),
             audit: Arc::new(AuditLog::to_log()),
+            gates: Mutex::default(),
+            admission: Admission::default(),
+        }
+    }
+
+    /// Sets how many queries each connector runs and queues.
+    #[must_use]
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = admission;
+        self
+    }
+
+    /// A running permit for `connector`: at once when one is free, after a
+    /// short wait when the queue has room, else RESOURCE_EXHAUSTED at once.
+    async fn admit(&self, connector: &str) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
+        let a = self.admission;
+        let gate = {
+            let mut gates = self
+                .gates
+                .lock()
+                .map_err(|_| GatewayError::from(ConnectorError::internal("admission state poisoned")))?;
+            gates
+                .entry(connector.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(Gate {
+                        permits: Arc::new(tokio::sync::Semaphore::new(a.running)),
+                        queued: Default::default(),
+                    })
+                })
+                .clone()
+        };
+        if let Ok(permit) = gate.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let busy = || {
+            GatewayError::from(
+                ConnectorError::resource_exhausted(format!(
+                    "connector `{connector}` is running {} queries and {} are waiting; retry shortly",
+                    a.running, a.queued
+                ))
+                .with_reason("CONNECTOR_BUSY"),
+            )
+        };
+        if gate.queued.fetch_add(1, Ordering::SeqCst) >= a.queued {
+            gate.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy());
+        }
+        let waited = tokio::time::timeout(a.wait, gate.permits.clone().acquire_owned()).await;
+        gate.queued.fetch_sub(1, Ordering::SeqCst);
+        match waited {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy()),
         }
     }
 
@@ -176,6 +259,15 @@ impl QueryEngine {
         tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
         let started = std::time::Instant::now();
         let mut entry = AuditEntry::new("Run", &claims.connector, &claims.sql);
+        let permit = match self.admit(&claims.connector).await {
+            Ok(p) => p,
+            Err(e) => {
+                entry.failed("RESOURCE_EXHAUSTED");
+                entry.took(started.elapsed());
+                self.audit.record(&entry);
+                return Err(e);
+            }
+        };
         let stream = match instance.query()?.execute(request).await {
             Ok(s) => s,
             Err(e) => {
@@ -196,6 +288,7 @@ impl QueryEngine {
         let mut limited = LimitedStream::new(stream, limits);
         limited.cancel = Some(flag);
         limited.audit = Some((self.audit.clone(), entry, started));
+        limited.permit = Some(permit);
         Ok(limited)
     }
 
@@ -262,6 +355,8 @@ pub struct LimitedStream {
     cancel: Option<Arc<CancelFlag>>,
     /// Recorded when the stream ends or is dropped.
     audit: Option<(Arc<AuditLog>, AuditEntry, std::time::Instant)>,
+    /// The connector's running permit, released with the stream.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Drop for LimitedStream {
@@ -303,6 +398,7 @@ impl LimitedStream {
             truncation: Arc::new(Mutex::new(None)),
             cancel: None,
             audit: None,
+            permit: None,
         }
     }
 

@@ -122,7 +122,13 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         None => crate::audit::AuditLog::to_log(),
     });
     let app = Arc::new(AppState {
-        engine: QueryEngine::new(registry.clone(), tickets).with_audit(audit),
+        engine: QueryEngine::new(registry.clone(), tickets)
+            .with_audit(audit)
+            .with_admission(crate::engine::Admission {
+                running: config.server.max_running_per_connector,
+                queued: config.server.max_queued_per_connector,
+                wait: config.server.queue_timeout,
+            }),
         inline_max_rows: config.server.inline_max_rows,
     });
 
