@@ -145,3 +145,39 @@ async fn a_restart_mid_stream_reaches_the_client_as_retryable_unavailable() {
     assert!(back.elapsed() < Duration::from_secs(5), "{:?}", back.elapsed());
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_vanish_mid_stream_have_their_queries_cancelled() {
+    let server = PgServer::shared();
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    add_postgres(&ch, "pg", server, "gw-vanish").await;
+    for sql in [
+        // Blocked before its first row ...
+        "SELECT pg_sleep(10) AS s",
+        // ... and streaming a large result to a client that stops reading.
+        "SELECT g, md5(g::text) FROM generate_series(1, 50000000) g",
+    ] {
+        let t = ticket(&ch, "pg", sql).await;
+        let client_channel = common::channel(&gw).await;
+        let mut stream = FlightClient::new(client_channel.clone()).do_get(Ticket::new(t)).await.expect("starts");
+        let _ = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
+        // The client goes away: its stream and its connection are dropped.
+        drop(stream);
+        drop(client_channel);
+        let until = Instant::now() + Duration::from_secs(1);
+        loop {
+            let busy = server.psql(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gw-vanish' AND state <> 'idle'",
+            );
+            if busy == "0" {
+                break;
+            }
+            assert!(Instant::now() < until, "`{sql}` still runs a second after its client left");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    gw.shutdown().await;
+}
