@@ -181,3 +181,56 @@ async fn clients_that_vanish_mid_stream_have_their_queries_cancelled() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_costs_callers_their_deadline_and_recovers() {
+    let server = std::sync::Arc::new(PgServer::start());
+    let state = tempfile::tempdir().expect("tempdir");
+    let gw = common::start(state.path(), Duration::from_secs(60)).await;
+    let ch = common::channel(&gw).await;
+    add_postgres(&ch, "pg", &server, "gw-frozen").await;
+    let _ = ticket(&ch, "pg", "SELECT 1").await;
+
+    server.signal_all("STOP");
+    let frozen_at = Instant::now();
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut request = tonic::Request::new(pb::ExecuteRequest {
+            connector: "pg".into(),
+            sql: "SELECT 1".into(),
+            ..Default::default()
+        });
+        request.set_timeout(Duration::from_secs(1));
+        let r = QueryServiceClient::new(ch.clone()).execute(request).await;
+        outcomes.push((r.map(|_| ()).map_err(|s| s.code()), started.elapsed()));
+    }
+    // Frozen for 10 s in all, then thawed.
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(frozen_at.elapsed())).await;
+    server.signal_all("CONT");
+    for (outcome, took) in &outcomes {
+        assert!(
+            matches!(outcome, Err(Code::DeadlineExceeded | Code::Cancelled | Code::Unavailable)),
+            "{outcome:?}"
+        );
+        assert!(*took < Duration::from_millis(2500), "a call took {took:?} with a 1 s deadline");
+    }
+
+    // After the thaw the connector serves again within seconds.
+    let thawed = Instant::now();
+    loop {
+        let r = QueryServiceClient::new(ch.clone())
+            .execute(pb::ExecuteRequest {
+                connector: "pg".into(),
+                sql: "SELECT 1".into(),
+                ..Default::default()
+            })
+            .await;
+        if r.is_ok() {
+            break;
+        }
+        assert!(thawed.elapsed() < Duration::from_secs(10), "no recovery: {r:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    gw.shutdown().await;
+}

@@ -212,6 +212,17 @@ impl PgServer {
         self.start_postmaster();
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the postmaster and every
+    /// server process, to freeze or thaw the whole server.
+    pub fn signal_all(&self, signal: &str) {
+        let pidfile = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).expect("postmaster.pid");
+        let postmaster = pidfile.lines().next().expect("a pid").trim().to_owned();
+        let children = Command::new("pgrep").args(["-P", &postmaster]).output().expect("pgrep runs");
+        let mut pids = vec![postmaster];
+        pids.extend(String::from_utf8_lossy(&children.stdout).split_whitespace().map(str::to_owned));
+        run(Command::new("kill").arg(format!("-{signal}")).args(&pids));
+    }
+
     /// Server sessions whose `application_name` is `app`.
     pub fn sessions(&self, app: &str) -> i64 {
         let sql = format!(
