@@ -24,9 +24,14 @@ impl Server {
     }
 
     fn start_with_env(state_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with(state_dir, env, &[])
+    }
+
+    fn start_with(state_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state_dir)
+            .args(args)
             .env_remove("DMESH_CONFIG")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -53,6 +58,11 @@ impl Server {
             }
         };
         Self { child, endpoint, log: rx }
+    }
+
+    /// Everything the server has logged since it said where it listens.
+    fn drain_log(&self) -> String {
+        self.log.try_iter().collect::<Vec<_>>().join("\n")
     }
 
     fn dmesh(&self, args: &[&str]) -> Output {
@@ -346,5 +356,62 @@ fn a_postgres_connector_added_from_the_cli_queries_and_tells_failures_apart() {
     assert!(err.contains("password authentication failed"), "{err}");
     let err = fails(&server.dmesh(&["connector", "test", "wrong_database"]));
     assert!(err.contains("does not exist"), "{err}");
+    server.stop();
+}
+
+#[test]
+fn a_canary_password_appears_in_no_log_line_error_or_reply() {
+    use base64::Engine;
+    let canary = format!("CANARY-{:016x}", rand::random::<u64>());
+    let pg = dmesh_testkit::PgServer::shared();
+    pg.psql(
+        "postgres",
+        &format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'canary_user') THEN \
+               CREATE ROLE canary_user LOGIN; END IF; END $$; ALTER ROLE canary_user PASSWORD '{canary}';"
+        ),
+    );
+    let state = tempfile::tempdir().expect("tempdir");
+    let config = state.path().join("dmesh.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[connectors.canary]\ntype = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\ndatabase = \"postgres\"\n\
+             user = \"canary_user\"\npassword = \"{canary}\"\ntls_mode = \"disable\"\n\n\
+             [connectors.canary_nodb]\ntype = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             database = \"nope_{canary}\"\nuser = \"canary_user\"\npassword = \"{canary}x\"\ntls_mode = \"disable\"\n",
+            port = pg.port
+        ),
+    )
+    .expect("config");
+    let server = Server::start_with(
+        state.path(),
+        &[],
+        &["--config", config.to_str().expect("utf-8 path"), "--log", "trace"],
+    );
+    let mut seen = String::new();
+    for args in [
+        &["connector", "list"][..],
+        &["connector", "show", "canary"],
+        &["connector", "test", "canary"],
+        &["connector", "test", "canary_nodb"],
+        &["query", "canary", "SELECT current_user AS who"],
+        &["query", "canary", "SELECT * FROM missing_table"],
+        &["query", "canary", "DELETE FROM pg_class"],
+        &["query", "canary_nodb", "SELECT 1"],
+        &["tables", "canary"],
+    ] {
+        let out = server.dmesh(args);
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(seen.contains("canary_user"), "the queries ran: {seen}");
+    std::thread::sleep(Duration::from_millis(300));
+    seen.push_str(&server.drain_log());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&canary);
+    let hex: String = canary.bytes().map(|b| format!("{b:02x}")).collect();
+    for form in [canary.as_str(), b64.as_str(), hex.as_str()] {
+        assert!(!seen.contains(form), "the canary leaked as {form}");
+    }
     server.stop();
 }
