@@ -379,7 +379,7 @@ fn a_canary_password_appears_in_no_log_line_error_or_reply() {
             "[connectors.canary]\ntype = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\ndatabase = \"postgres\"\n\
              user = \"canary_user\"\npassword = \"{canary}\"\ntls_mode = \"disable\"\n\n\
              [connectors.canary_nodb]\ntype = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-             database = \"nope_{canary}\"\nuser = \"canary_user\"\npassword = \"{canary}x\"\ntls_mode = \"disable\"\n",
+             database = \"nope_db\"\nuser = \"canary_user\"\npassword = \"{canary}x\"\ntls_mode = \"disable\"\n",
             port = pg.port
         ),
     )
