@@ -37,6 +37,10 @@ pub struct GatewayConfig {
     /// the kind and that kind's fields.
     #[serde(default)]
     pub connectors: BTreeMap<String, toml::Table>,
+
+    /// API tokens; with none, calls are not authenticated.
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// The `[server]` table.

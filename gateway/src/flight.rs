@@ -134,9 +134,14 @@ impl FlightService for FlightApi {
     /// `authorization` header or the payload), a bearer token back in the
     /// `authorization` response header and in the payload.
     async fn handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        let principal = request.extensions().get::<crate::auth::Principal>().cloned();
         let mut incoming = request.into_inner();
         let first = incoming.message().await?.unwrap_or_default();
-        let token = crate::flightsql::new_token();
+        let token = match (&self.state.auth, principal) {
+            (Some(auth), Some(p)) => auth.session_token(&p.0),
+            (Some(_), None) => return Err(Status::unauthenticated("the handshake needs Basic credentials")),
+            (None, _) => crate::flightsql::new_token(),
+        };
         let reply = HandshakeResponse {
             protocol_version: first.protocol_version,
             payload: token.clone().into_bytes().into(),

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod convert;
 pub mod demo;

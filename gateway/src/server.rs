@@ -84,7 +84,8 @@ impl RunningGateway {
 pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<RunningGateway> {
     config.validate()?;
     let listen = config.server.listen;
-    if !listen.ip().is_loopback() && !config.server.allow_unauthenticated_remote {
+    let auth = crate::auth::Authenticator::from_config(&config.auth)?;
+    if auth.is_none() && !listen.ip().is_loopback() && !config.server.allow_unauthenticated_remote {
         anyhow::bail!(
             "refusing to listen on {listen}: calls are not authenticated, so anyone who can reach that address \
              could use every connector; listen on 127.0.0.1, or pass --allow-unauthenticated-remote \
@@ -130,6 +131,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
                 wait: config.server.queue_timeout,
             }),
         inline_max_rows: config.server.inline_max_rows,
+        auth: auth.clone(),
     });
 
     let listener = TcpListener::bind(config.server.listen)
@@ -158,8 +160,16 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
                 .send_compressed(CompressionEncoding::Gzip)
         };
     }
+    let checker = auth.clone();
     let router = tonic::transport::Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
+        .layer(tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
+            if let Some(a) = &checker {
+                let principal = a.check(req.metadata())?;
+                req.extensions_mut().insert(principal);
+            }
+            Ok(req)
+        }))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .initial_stream_window_size(Some(4 << 20))
         .initial_connection_window_size(Some(8 << 20))
@@ -185,7 +195,9 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     }));
     let connectors = registry.list().len();
     tracing::info!(%addr, state_dir = %state_dir.display(), connectors, restored = runtime, "dmesh gateway listening");
-    if addr.ip().is_loopback() {
+    if auth.is_some() {
+        tracing::info!(tokens = config.auth.tokens.len(), "calls are authenticated with API tokens");
+    } else if addr.ip().is_loopback() {
         tracing::info!("calls are not authenticated: only clients on this machine can reach the gateway");
     } else {
         tracing::warn!(%addr, "calls are not authenticated and the gateway is reachable from other machines");

@@ -1,5 +1,6 @@
 """Fixtures shared by the Python suites: a real `dmesh serve` on a free port."""
 
+import contextlib
 import os
 import pathlib
 import re
@@ -29,12 +30,11 @@ def demo_dir() -> pathlib.Path:
     return ROOT / "gateway" / "demo"
 
 
-@pytest.fixture(scope="session")
-def gateway(dmesh_bin, tmp_path_factory):
-    """Starts `dmesh serve` on 127.0.0.1:0 and yields its Flight endpoint (grpc://...)."""
-    state = tmp_path_factory.mktemp("state")
+@contextlib.contextmanager
+def running_gateway(dmesh_bin, state, *args):
+    """`dmesh serve` on 127.0.0.1:0 with `args`; yields its Flight endpoint (grpc://...)."""
     proc = subprocess.Popen(
-        [dmesh_bin, "serve", "--listen", "127.0.0.1:0", "--state-dir", str(state)],
+        [dmesh_bin, "serve", "--listen", "127.0.0.1:0", "--state-dir", str(state), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -64,3 +64,10 @@ def gateway(dmesh_bin, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def gateway(dmesh_bin, tmp_path_factory):
+    """Starts `dmesh serve` on 127.0.0.1:0 and yields its Flight endpoint (grpc://...)."""
+    with running_gateway(dmesh_bin, tmp_path_factory.mktemp("state")) as endpoint:
+        yield endpoint

@@ -17,6 +17,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 
+from gateway_fixture import running_gateway
 from pgcluster import PASSWORD, Cluster
 
 
@@ -280,3 +281,37 @@ def test_updates_are_refused_with_permission_denied(gateway, source):
             cur.adbc_statement.execute_update()
     assert "(PermissionDenied; ExecuteUpdate)" in str(err.value)
     assert "updates are refused" in str(err.value)
+
+
+AUTH_TOKEN = "analyst-token-5f1c2d"
+
+
+@pytest.fixture(scope="module")
+def auth_gateway(dmesh_bin, demo_dir, tmp_path_factory):
+    """A gateway that requires API tokens, serving the demo files."""
+    import hashlib
+
+    state = tmp_path_factory.mktemp("auth-state")
+    config = state / "dmesh.toml"
+    digest = hashlib.sha256(AUTH_TOKEN.encode()).hexdigest()
+    config.write_text(f'[auth]\ntokens = [{{ principal = "analyst", sha256 = "{digest}" }}]\n\n'
+                      f'[connectors.demo]\ntype = "files"\npath = "{demo_dir}"\n')
+    with running_gateway(dmesh_bin, state, "--config", str(config)) as endpoint:
+        yield endpoint
+
+
+def test_adbc_with_a_principal_and_its_token_is_let_in(auth_gateway):
+    with connect(auth_gateway, db_kwargs={"username": "analyst", "password": AUTH_TOKEN}) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) AS n FROM demo.public.orders")
+            assert cur.fetch_arrow_table().column("n")[0].as_py() == 5000
+
+
+def test_adbc_with_a_wrong_password_or_none_is_refused(auth_gateway):
+    for kwargs in [{"username": "analyst", "password": "wrong"}, {"username": "intruder", "password": AUTH_TOKEN}, {}]:
+        with pytest.raises(Exception) as err:
+            with connect(auth_gateway, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM demo.public.orders LIMIT 1")
+                cur.fetch_arrow_table()
+        assert "UNAUTHENTICATED" in str(err.value) or "Unauthenticated" in str(err.value), (kwargs, err.value)
+        assert AUTH_TOKEN not in str(err.value)

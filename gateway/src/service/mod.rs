@@ -25,6 +25,8 @@ pub struct AppState {
     pub engine: QueryEngine,
     /// Inline results are capped at this many rows when the client gives no cap.
     pub inline_max_rows: u64,
+    /// Checks credentials; `None` when calls are not authenticated.
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 impl AppState {
