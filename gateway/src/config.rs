@@ -102,6 +102,25 @@ pub struct ServerConfig {
     /// How long a queued query waits before it is refused, e.g. `2s`.
     #[serde(default = "default_queue_timeout", with = "humantime_serde")]
     pub queue_timeout: Duration,
+
+    /// TLS on the gateway's port.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// The `[server.tls]` table: the gateway's certificate and, for mutual TLS,
+/// the CA whose client certificates it accepts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
+    /// A CA (PEM) whose client certificates are required; connections
+    /// without one, or with one from another CA, are refused in the handshake.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 fn default_max_running() -> usize {
@@ -151,6 +170,7 @@ impl Default for ServerConfig {
             max_running_per_connector: default_max_running(),
             max_queued_per_connector: default_max_queued(),
             queue_timeout: default_queue_timeout(),
+            tls: None,
         }
     }
 }

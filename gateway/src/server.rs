@@ -161,7 +161,21 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         };
     }
     let checker = auth.clone();
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.server.tls {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("server.tls: cannot read {}: {e}", p.display()))
+        };
+        let mut server_tls = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?));
+        if let Some(ca) = &tls.client_ca {
+            server_tls = server_tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+        }
+        builder = builder
+            .tls_config(server_tls)
+            .map_err(|e| anyhow::anyhow!("server.tls: {e}"))?;
+    }
+    let router = builder
         .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
         .layer(tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
             if let Some(a) = &checker {

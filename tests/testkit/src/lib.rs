@@ -284,6 +284,49 @@ fn spawn_guardian(run_as: Option<&str>, bindir: &Path, dir: &Path) -> (Child, Ch
     (child, stdin)
 }
 
+/// A test certificate authority with a server certificate for 127.0.0.1
+/// and a client certificate, all PEM files in one directory (needs the
+/// `openssl` command).
+#[derive(Debug)]
+pub struct TestPki {
+    /// The CA's certificate.
+    pub ca_cert: PathBuf,
+    /// The server certificate (SAN IP:127.0.0.1, DNS:localhost).
+    pub server_cert: PathBuf,
+    /// The server's key.
+    pub server_key: PathBuf,
+    /// A client certificate (CN = `client_name`).
+    pub client_cert: PathBuf,
+    /// The client's key.
+    pub client_key: PathBuf,
+}
+
+impl TestPki {
+    /// Creates the CA and its certificates in `dir`.
+    pub fn create(dir: &Path, client_name: &str) -> Self {
+        make_certificates(dir);
+        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+            .expect("extensions file");
+        let openssl = |args: &[&str]| {
+            let mut c = Command::new("openssl");
+            c.current_dir(dir).args(args);
+            run(&mut c);
+        };
+        let subject = format!("/CN={client_name}");
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj",
+                  &subject]);
+        openssl(&["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+                  "client.crt", "-days", "2", "-extfile", "client.ext"]);
+        Self {
+            ca_cert: dir.join("ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+        }
+    }
+}
+
 /// A test CA and a server certificate for 127.0.0.1 signed by it.
 fn make_certificates(dir: &Path) {
     let ext = dir.join("server.ext");
