@@ -45,10 +45,31 @@ fn default_session_ttl() -> Duration {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
-    /// Who the token authenticates.
+    /// Who the token authenticates (letters, digits, `_ . @ -`).
     pub principal: String,
     /// Hex SHA-256 of the token.
     pub sha256: String,
+    /// The connectors the principal may query and browse; `*` for all.
+    #[serde(default = "all_connectors")]
+    pub connectors: Vec<String>,
+    /// Whether the principal may add and remove connectors.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+fn all_connectors() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// The call header carrying the authenticated principal to the handlers;
+/// set by the gateway only (a client's own value is removed).
+pub const PRINCIPAL_HEADER: &str = "x-dmesh-principal";
+
+/// What a principal may do.
+#[derive(Clone, Debug)]
+struct Policy {
+    connectors: Vec<String>,
+    admin: bool,
 }
 
 /// An authenticated caller.
@@ -59,6 +80,7 @@ pub struct Principal(pub String);
 #[derive(Clone)]
 pub struct Authenticator {
     tokens: Vec<(String, [u8; 32])>,
+    policies: std::collections::HashMap<String, Policy>,
     session_key: Vec<u8>,
     session_ttl: Duration,
 }
@@ -90,7 +112,20 @@ impl Authenticator {
             return Ok(None);
         }
         let mut tokens = Vec::new();
+        let mut policies = std::collections::HashMap::new();
         for t in &config.tokens {
+            if t.principal.is_empty()
+                || !t.principal.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.@-".contains(&b))
+            {
+                anyhow::bail!("auth.tokens: principal `{}` may hold letters, digits and _ . @ - only", t.principal);
+            }
+            policies.insert(
+                t.principal.clone(),
+                Policy {
+                    connectors: t.connectors.clone(),
+                    admin: t.admin,
+                },
+            );
             let hex = t.sha256.trim();
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
                 anyhow::bail!("auth.tokens: the sha256 of principal `{}` must be 64 hex digits", t.principal);
@@ -103,6 +138,7 @@ impl Authenticator {
         }
         Ok(Some(Self {
             tokens,
+            policies,
             session_key: rand::random::<[u8; 32]>().to_vec(),
             session_ttl: config.session_ttl,
         }))
@@ -155,6 +191,18 @@ impl Authenticator {
         String::from_utf8(principal).map_err(|_| unauthenticated("unknown token"))
     }
 
+    /// Whether `principal` may query and browse `connector`.
+    pub fn may_use(&self, principal: &str, connector: &str) -> bool {
+        self.policies
+            .get(principal)
+            .is_some_and(|p| p.connectors.iter().any(|c| c == "*" || c == connector))
+    }
+
+    /// Whether `principal` may change the registry.
+    pub fn is_admin(&self, principal: &str) -> bool {
+        self.policies.get(principal).is_some_and(|p| p.admin)
+    }
+
     /// The caller a call's metadata authenticates.
     ///
     /// # Errors
@@ -200,6 +248,8 @@ mod tests {
             tokens: vec![TokenConfig {
                 principal: "agent".into(),
                 sha256: hash,
+                connectors: vec!["demo".into()],
+                admin: false,
             }],
             session_ttl: Duration::from_secs(60),
         };
@@ -242,11 +292,22 @@ mod tests {
     }
 
     #[test]
+    fn policies_name_connectors_and_admins() {
+        let a = auth();
+        assert!(a.may_use("agent", "demo"));
+        assert!(!a.may_use("agent", "warehouse"));
+        assert!(!a.may_use("stranger", "demo"));
+        assert!(!a.is_admin("agent"));
+    }
+
+    #[test]
     fn hashes_must_be_hex() {
         let config = AuthConfig {
             tokens: vec![TokenConfig {
                 principal: "a".into(),
                 sha256: "nothex".into(),
+                connectors: vec!["*".into()],
+                admin: false,
             }],
             session_ttl: Duration::from_secs(1),
         };

@@ -42,6 +42,10 @@ impl FlightApi {
         Self { state }
     }
 
+    pub(crate) fn state(&self) -> &crate::service::AppState {
+        &self.state
+    }
+
     pub(crate) fn engine(&self) -> &QueryEngine {
         &self.state.engine
     }
@@ -165,12 +169,14 @@ impl FlightService for FlightApi {
             let info = self.sql_flight_info(any, request.into_inner(), &metadata).await?;
             return Ok(Response::new(info));
         }
+        let metadata = request.metadata().clone();
         let descriptor = request.into_inner();
         let command: QueryCommand = serde_json::from_slice(&descriptor.cmd).map_err(|e| {
             GatewayError::BadRequest(format!(
                 "the descriptor's command must be JSON like {{\"connector\": \"demo\", \"sql\": \"SELECT 1\"}}: {e}"
             ))
         })?;
+        self.state.allow(&metadata, &command.connector)?;
         let limits = dmesh_connector_api::Limits {
             max_rows: command.max_rows,
             ..Default::default()

@@ -121,6 +121,7 @@ impl FlightApi {
         metadata: &MetadataMap,
     ) -> Result<FlightInfo, Status> {
         let (connector, sql) = self.route(&q.query, metadata)?;
+        self.state().allow(metadata, &connector)?;
         let limits = dmesh_connector_api::Limits {
             timeout: client_deadline(metadata),
             ..Default::default()
@@ -195,7 +196,7 @@ impl FlightApi {
             }
             Command::CommandGetCatalogs(q) => {
                 let mut b = q.into_builder();
-                for name in self.query_connectors() {
+                for name in self.query_connectors(metadata) {
                     b.append(name);
                 }
                 one_batch(b.build())
@@ -203,7 +204,7 @@ impl FlightApi {
             Command::CommandGetDbSchemas(q) => {
                 let catalog = q.catalog.clone();
                 let mut b = q.into_builder();
-                for name in self.query_connectors() {
+                for name in self.query_connectors(metadata) {
                     if catalog.as_deref().is_some_and(|c| c != name) {
                         continue;
                     }
@@ -213,7 +214,7 @@ impl FlightApi {
                 }
                 one_batch(b.build())
             }
-            Command::CommandGetTables(q) => self.tables(q).await,
+            Command::CommandGetTables(q) => self.tables(q, metadata).await,
             Command::CommandGetTableTypes(q) => {
                 let mut b = q.into_builder();
                 for t in TABLE_TYPES {
@@ -232,18 +233,18 @@ impl FlightApi {
             keys @ (Command::CommandGetPrimaryKeys(_)
             | Command::CommandGetImportedKeys(_)
             | Command::CommandGetExportedKeys(_)
-            | Command::CommandGetCrossReference(_)) => self.keys_do_get(keys).await,
+            | Command::CommandGetCrossReference(_)) => self.keys_do_get(keys, metadata).await,
             other => Err(Status::unimplemented(format!("Flight SQL {} is not offered yet", other.type_url()))),
         }
     }
 
-    fn query_connectors(&self) -> Vec<String> {
+    fn query_connectors(&self, metadata: &MetadataMap) -> Vec<String> {
         let mut names: Vec<String> = self
             .engine()
             .registry()
             .list()
             .iter()
-            .filter(|i| i.query().is_ok())
+            .filter(|i| i.query().is_ok() && self.state().visible(metadata, &i.name))
             .map(|i| i.name.clone())
             .collect();
         names.sort();
@@ -259,11 +260,11 @@ impl FlightApi {
         Ok(schemas)
     }
 
-    async fn tables(&self, q: CommandGetTables) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
+    async fn tables(&self, q: CommandGetTables, metadata: &MetadataMap) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
         let catalog = q.catalog.clone();
         let include_schema = q.include_schema;
         let mut b = q.into_builder();
-        for name in self.query_connectors() {
+        for name in self.query_connectors(metadata) {
             if catalog.as_deref().is_some_and(|c| c != name) {
                 continue;
             }
@@ -345,6 +346,7 @@ impl FlightApi {
         metadata: &MetadataMap,
     ) -> Result<arrow_flight::sql::ActionCreatePreparedStatementResult, Status> {
         let (connector, sql) = self.route(&request.query, metadata)?;
+        self.state().allow(metadata, &connector)?;
         let prepared = self
             .engine()
             .prepare(&connector, &sql, Vec::new(), dmesh_connector_api::Limits::default())
@@ -422,6 +424,7 @@ impl FlightApi {
         metadata: &MetadataMap,
     ) -> Result<FlightInfo, Status> {
         let h = Handle::decode(handle)?;
+        self.state().allow(metadata, &h.connector)?;
         let limits = dmesh_connector_api::Limits {
             timeout: client_deadline(metadata),
             ..Default::default()
@@ -550,11 +553,14 @@ fn foreign_keys_batch(rows: &[KeyRow]) -> Result<RecordBatch, Status> {
 }
 
 impl FlightApi {
-    fn catalog_of(&self, catalog: Option<&str>) -> Result<String, Status> {
+    fn catalog_of(&self, catalog: Option<&str>, metadata: &MetadataMap) -> Result<String, Status> {
         match catalog {
-            Some(c) => Ok(c.to_owned()),
+            Some(c) => {
+                self.state().allow(metadata, c)?;
+                Ok(c.to_owned())
+            }
             None => {
-                let names = self.query_connectors();
+                let names = self.query_connectors(metadata);
                 match names.as_slice() {
                     [one] => Ok(one.clone()),
                     _ => Err(Status::invalid_argument(format!(
@@ -623,11 +629,15 @@ impl FlightApi {
     }
 
     /// DoGet for the key commands.
-    pub(crate) async fn keys_do_get(&self, command: Command) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
+    pub(crate) async fn keys_do_get(
+        &self,
+        command: Command,
+        metadata: &MetadataMap,
+    ) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
         use arrow::array::{ArrayRef, Int32Array, StringArray};
         match command {
             Command::CommandGetPrimaryKeys(q) => {
-                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
                 let m = self.metadata(&catalog, q.db_schema.as_deref(), &q.table).await?;
                 let keys: Vec<String> = m.as_ref().map(|m| m.primary_key.clone()).unwrap_or_default();
                 let schema_name = m.as_ref().and_then(|m| m.info.table.schema.clone());
@@ -646,12 +656,12 @@ impl FlightApi {
                 one_batch(batch)
             }
             Command::CommandGetImportedKeys(q) => {
-                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
                 let rows = self.foreign_keys(&catalog, Some((&q.db_schema, &q.table))).await?;
                 one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
             }
             Command::CommandGetExportedKeys(q) => {
-                let catalog = self.catalog_of(q.catalog.as_deref())?;
+                let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
                 let rows: Vec<KeyRow> = self
                     .foreign_keys(&catalog, None)
                     .await?
@@ -661,7 +671,7 @@ impl FlightApi {
                 one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
             }
             Command::CommandGetCrossReference(q) => {
-                let catalog = self.catalog_of(q.fk_catalog.as_deref())?;
+                let catalog = self.catalog_of(q.fk_catalog.as_deref(), metadata)?;
                 let rows: Vec<KeyRow> = self
                     .foreign_keys(&catalog, Some((&q.fk_db_schema, &q.fk_table)))
                     .await?

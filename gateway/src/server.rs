@@ -178,8 +178,13 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     let router = builder
         .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
         .layer(tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
+            // Only the gateway says who the caller is.
+            req.metadata_mut().remove(crate::auth::PRINCIPAL_HEADER);
             if let Some(a) = &checker {
                 let principal = a.check(req.metadata())?;
+                if let Ok(value) = principal.0.parse() {
+                    req.metadata_mut().insert(crate::auth::PRINCIPAL_HEADER, value);
+                }
                 req.extensions_mut().insert(principal);
             }
             Ok(req)

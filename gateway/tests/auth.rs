@@ -14,16 +14,28 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 const TOKEN: &str = "agent-token-0123456789abcdef";
+const ADMIN_TOKEN: &str = "ops-token-fedcba9876543210";
 
 async fn gateway(session_ttl: Duration) -> (dmesh_gateway::RunningGateway, Channel, tempfile::TempDir) {
     let state = tempfile::tempdir().expect("tempdir");
     let mut config = dmesh_gateway::config::GatewayConfig::default();
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     config.server.state_dir = Some(state.path().to_owned());
-    config.auth.tokens = vec![TokenConfig {
-        principal: "agent".into(),
-        sha256: Sha256::digest(TOKEN.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
-    }];
+    let hash = |t: &str| Sha256::digest(t.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    config.auth.tokens = vec![
+        TokenConfig {
+            principal: "agent".into(),
+            sha256: hash(TOKEN),
+            connectors: vec!["demo".into()],
+            admin: false,
+        },
+        TokenConfig {
+            principal: "ops".into(),
+            sha256: hash(ADMIN_TOKEN),
+            connectors: vec!["*".into()],
+            admin: true,
+        },
+    ];
     config.auth.session_ttl = session_ttl;
     let gw = dmesh_gateway::start(config, true).await.expect("starts");
     let ch = common::channel(&gw).await;
@@ -31,9 +43,13 @@ async fn gateway(session_ttl: Duration) -> (dmesh_gateway::RunningGateway, Chann
 }
 
 async fn execute(ch: &Channel, authorization: Option<&str>) -> Result<(), tonic::Status> {
+    execute_on(ch, "demo", authorization).await
+}
+
+async fn execute_on(ch: &Channel, connector: &str, authorization: Option<&str>) -> Result<(), tonic::Status> {
     let mut request = tonic::Request::new(pb::ExecuteRequest {
-        connector: "demo".into(),
-        sql: "SELECT count(*) FROM orders".into(),
+        connector: connector.into(),
+        sql: "SELECT 1".into(),
         ..Default::default()
     });
     if let Some(a) = authorization {
@@ -76,5 +92,68 @@ async fn the_flight_sql_handshake_issues_a_session_token_that_expires() {
     let e = execute(&ch, Some(&format!("Bearer {session}"))).await.expect_err("expired");
     assert_eq!(e.code(), Code::Unauthenticated);
     assert!(e.message().contains("expired"), "{}", e.message());
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn principals_use_only_their_connectors_and_only_admins_change_the_registry() {
+    use dmesh_proto::v1::connector_registry_client::ConnectorRegistryClient;
+    let (gw, ch, _state) = gateway(Duration::from_secs(60)).await;
+    let add = |token: &'static str| {
+        let ch = ch.clone();
+        async move {
+            let mut request = tonic::Request::new(pb::AddConnectorRequest {
+                name: "more".into(),
+                kind: "files".into(),
+                config: Some(dmesh_gateway::convert::json_to_struct(
+                    &serde_json::json!({"path": common::demo_dir().display().to_string()}),
+                )),
+                validate_only: false,
+            });
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("ascii"));
+            ConnectorRegistryClient::new(ch).add_connector(request).await.map(|_| ())
+        }
+    };
+    let e = add(TOKEN).await.expect_err("not an admin");
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("admin"), "{}", e.message());
+    add(ADMIN_TOKEN).await.expect("the admin adds a connector");
+
+    let agent = format!("Bearer {TOKEN}");
+    execute_on(&ch, "demo", Some(&agent)).await.expect("its own connector");
+    let e = execute_on(&ch, "more", Some(&agent)).await.expect_err("another connector");
+    assert_eq!(e.code(), Code::PermissionDenied);
+    assert!(e.message().contains("agent") && e.message().contains("more"), "{}", e.message());
+    execute_on(&ch, "more", Some(&format!("Bearer {ADMIN_TOKEN}"))).await.expect("the admin may");
+
+    // Over Flight SQL: listings show only what the principal may use, and
+    // a statement routed elsewhere is refused.
+    let mut client = FlightSqlServiceClient::new(ch.clone());
+    client.handshake("agent", TOKEN).await.expect("handshake");
+    let info = client.get_catalogs().await.expect("catalogs");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let batches: Vec<arrow::record_batch::RecordBatch> =
+        futures::TryStreamExt::try_collect(client.do_get(ticket).await.expect("do_get")).await.expect("batches");
+    let names: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::array::AsArray::as_string::<i32>(b.column(0)).clone();
+            (0..arrow::array::Array::len(&c)).map(move |i| c.value(i).to_owned())
+        })
+        .collect();
+    assert_eq!(names, ["demo"]);
+    client.set_header("x-dmesh-connector", "more");
+    let e = client.execute("SELECT 1".into(), None).await.expect_err("not its connector");
+    assert!(e.to_string().contains("may not use connector `more`"), "{e}");
+    // A principal header sent by the client is ignored.
+    let mut forged = tonic::Request::new(pb::ExecuteRequest {
+        connector: "more".into(),
+        sql: "SELECT 1".into(),
+        ..Default::default()
+    });
+    forged.metadata_mut().insert("authorization", agent.parse().expect("ascii"));
+    forged.metadata_mut().insert("x-dmesh-principal", "ops".parse().expect("ascii"));
+    let e = QueryServiceClient::new(ch.clone()).execute(forged).await.expect_err("forged principal");
+    assert_eq!(e.code(), Code::PermissionDenied);
     gw.shutdown().await;
 }

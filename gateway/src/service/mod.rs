@@ -30,6 +30,51 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The principal a call was authenticated as, when calls are.
+    pub fn principal(metadata: &tonic::metadata::MetadataMap) -> Option<String> {
+        metadata
+            .get(crate::auth::PRINCIPAL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Refuses a caller that may not use `connector`.
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED naming the principal and the connector.
+    pub fn allow(&self, metadata: &tonic::metadata::MetadataMap, connector: &str) -> Result<(), tonic::Status> {
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let principal = Self::principal(metadata).unwrap_or_default();
+        if auth.may_use(&principal, connector) {
+            Ok(())
+        } else {
+            Err(tonic::Status::permission_denied(format!(
+                "principal `{principal}` may not use connector `{connector}`"
+            )))
+        }
+    }
+
+    /// Whether the caller may see `connector` in listings.
+    pub fn visible(&self, metadata: &tonic::metadata::MetadataMap, connector: &str) -> bool {
+        self.allow(metadata, connector).is_ok()
+    }
+
+    /// Refuses a caller that may not change the registry.
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED.
+    pub fn allow_admin(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let principal = Self::principal(metadata).unwrap_or_default();
+        if auth.is_admin(&principal) {
+            Ok(())
+        } else {
+            Err(tonic::Status::permission_denied(format!(
+                "principal `{principal}` may not add or remove connectors (needs `admin = true`)"
+            )))
+        }
+    }
+
     /// The registry of connector instances.
     pub fn registry(&self) -> &Arc<crate::registry::Registry> {
         self.engine.registry()

@@ -23,6 +23,7 @@ pub struct QueryApi(pub Arc<AppState>);
 impl QueryService for QueryApi {
     async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
         let deadline = crate::engine::client_deadline(request.metadata());
+        self.0.allow(request.metadata(), &request.get_ref().connector)?;
         let r = request.into_inner();
         let mut limits = convert::limits(r.limits.as_ref())?;
         if let Some(d) = deadline {
