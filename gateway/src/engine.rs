@@ -194,6 +194,22 @@ impl QueryEngine {
     /// Unknown connector, a connector without the Query family, or the
     /// connector's complaint about the statement.
     pub async fn prepare(&self, connector: &str, sql: &str, params: Vec<Param>, limits: Limits) -> Result<Prepared> {
+        self.prepare_as(None, connector, sql, params, limits).await
+    }
+
+    /// As [`prepare`](Self::prepare), for an authenticated `principal`,
+    /// who is named in the ticket and in the audit log.
+    ///
+    /// # Errors
+    /// As [`prepare`](Self::prepare).
+    pub async fn prepare_as(
+        &self,
+        principal: Option<String>,
+        connector: &str,
+        sql: &str,
+        params: Vec<Param>,
+        limits: Limits,
+    ) -> Result<Prepared> {
         if sql.trim().is_empty() {
             return Err(GatewayError::BadRequest("`sql` is empty; send one SQL query".into()));
         }
@@ -209,6 +225,9 @@ impl QueryEngine {
             Err(e) => {
                 // Refused or failed before anything ran: audited here.
                 let mut entry = AuditEntry::new("Plan", connector, sql);
+                if let Some(p) = &principal {
+                    entry.principal.clone_from(p);
+                }
                 entry.failed(e.kind().grpc_name());
                 self.audit.record(&entry);
                 return Err(e.into());
@@ -223,6 +242,7 @@ impl QueryEngine {
             max_bytes: limits.max_bytes,
             timeout_ms: limits.timeout.map(|d| d.as_millis() as u64),
             expires_at_ms: self.tickets.expiry_from_now(),
+            principal,
         };
         let ticket = self.tickets.issue(&claims);
         Ok(Prepared { schema, ticket, claims })
@@ -259,6 +279,9 @@ impl QueryEngine {
         tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
         let started = std::time::Instant::now();
         let mut entry = AuditEntry::new("Run", &claims.connector, &claims.sql);
+        if let Some(p) = &claims.principal {
+            entry.principal.clone_from(p);
+        }
         let permit = match self.admit(&claims.connector).await {
             Ok(p) => p,
             Err(e) => {

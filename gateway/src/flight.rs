@@ -183,7 +183,13 @@ impl FlightService for FlightApi {
         };
         let prepared = self
             .engine()
-            .prepare(&command.connector, &command.sql, Vec::new(), limits)
+            .prepare_as(
+                crate::service::AppState::principal(&metadata),
+                &command.connector,
+                &command.sql,
+                Vec::new(),
+                limits,
+            )
             .await?;
         let info = FlightInfo::new()
             .try_with_schema(&prepared.schema)

@@ -126,7 +126,8 @@ impl FlightApi {
             timeout: client_deadline(metadata),
             ..Default::default()
         };
-        let prepared = self.engine().prepare(&connector, &sql, Vec::new(), limits).await?;
+        let principal = crate::service::AppState::principal(metadata);
+        let prepared = self.engine().prepare_as(principal, &connector, &sql, Vec::new(), limits).await?;
         let ticket = TicketStatementQuery {
             statement_handle: prepared.ticket.into(),
         };
@@ -349,7 +350,13 @@ impl FlightApi {
         self.state().allow(metadata, &connector)?;
         let prepared = self
             .engine()
-            .prepare(&connector, &sql, Vec::new(), dmesh_connector_api::Limits::default())
+            .prepare_as(
+                crate::service::AppState::principal(metadata),
+                &connector,
+                &sql,
+                Vec::new(),
+                dmesh_connector_api::Limits::default(),
+            )
             .await?;
         let parameters = self
             .engine()
@@ -429,7 +436,8 @@ impl FlightApi {
             timeout: client_deadline(metadata),
             ..Default::default()
         };
-        let prepared = self.engine().prepare(&h.connector, &h.sql, h.params, limits).await?;
+        let principal = crate::service::AppState::principal(metadata);
+        let prepared = self.engine().prepare_as(principal, &h.connector, &h.sql, h.params, limits).await?;
         let ticket = TicketStatementQuery {
             statement_handle: prepared.ticket.into(),
         };

@@ -37,6 +37,9 @@ pub struct TicketClaims {
     pub timeout_ms: Option<u64>,
     /// Expiry, in milliseconds since the epoch.
     pub expires_at_ms: u64,
+    /// The authenticated principal the ticket was issued to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 impl TicketClaims {
@@ -139,6 +142,7 @@ mod tests {
 
     fn claims(expires_at_ms: u64) -> TicketClaims {
         TicketClaims {
+            principal: None,
             query_id: "q1".into(),
             connector: "demo".into(),
             sql: "SELECT 1".into(),

@@ -37,6 +37,7 @@ async fn gateway(session_ttl: Duration) -> (dmesh_gateway::RunningGateway, Chann
         },
     ];
     config.auth.session_ttl = session_ttl;
+    config.server.audit_log = Some(state.path().join("audit.jsonl"));
     let gw = dmesh_gateway::start(config, true).await.expect("starts");
     let ch = common::channel(&gw).await;
     (gw, ch, state)
@@ -98,7 +99,7 @@ async fn the_flight_sql_handshake_issues_a_session_token_that_expires() {
 #[tokio::test]
 async fn principals_use_only_their_connectors_and_only_admins_change_the_registry() {
     use dmesh_proto::v1::connector_registry_client::ConnectorRegistryClient;
-    let (gw, ch, _state) = gateway(Duration::from_secs(60)).await;
+    let (gw, ch, state) = gateway(Duration::from_secs(60)).await;
     let add = |token: &'static str| {
         let ch = ch.clone();
         async move {
@@ -155,5 +156,31 @@ async fn principals_use_only_their_connectors_and_only_admins_change_the_registr
     forged.metadata_mut().insert("x-dmesh-principal", "ops".parse().expect("ascii"));
     let e = QueryServiceClient::new(ch.clone()).execute(forged).await.expect_err("forged principal");
     assert_eq!(e.code(), Code::PermissionDenied);
+
+    // The ticket remembers who asked, and so does the audit log.
+    let mut request = tonic::Request::new(pb::ExecuteRequest {
+        connector: "demo".into(),
+        sql: "SELECT 42 AS answer".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert("authorization", agent.parse().expect("ascii"));
+    let ticket = QueryServiceClient::new(ch.clone())
+        .execute(request)
+        .await
+        .expect("plans")
+        .into_inner()
+        .ticket
+        .expect("ticket")
+        .ticket;
+    let mut flight = arrow_flight::FlightClient::new(ch.clone());
+    flight.add_header("authorization", &agent).expect("header");
+    let _: Vec<_> = futures::TryStreamExt::try_collect(flight.do_get(arrow_flight::Ticket::new(ticket)).await.expect("runs"))
+        .await
+        .expect("rows");
     gw.shutdown().await;
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).expect("audit log");
+    assert!(
+        audit.lines().any(|l| l.contains("\"principal\":\"agent\"") && l.contains("SELECT 42 AS answer") && l.contains("\"call\":\"Run\"")),
+        "{audit}"
+    );
 }

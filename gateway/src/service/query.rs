@@ -24,13 +24,14 @@ impl QueryService for QueryApi {
     async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
         let deadline = crate::engine::client_deadline(request.metadata());
         self.0.allow(request.metadata(), &request.get_ref().connector)?;
+        let principal = AppState::principal(request.metadata());
         let r = request.into_inner();
         let mut limits = convert::limits(r.limits.as_ref())?;
         if let Some(d) = deadline {
             limits.timeout = Some(limits.timeout.map_or(d, |t| t.min(d)));
         }
         let params = convert::params(&r.params)?;
-        let prepared = self.0.engine.prepare(&r.connector, &r.sql, params, limits).await?;
+        let prepared = self.0.engine.prepare_as(principal, &r.connector, &r.sql, params, limits).await?;
         let arrow_schema = ipc_stream(&prepared.schema, &[])?;
         let inline = match r.inline {
             Some(p) if p.max_rows > 0 => {
