@@ -126,6 +126,29 @@ async fn principals_use_only_their_connectors_and_only_admins_change_the_registr
     assert_eq!(e.code(), Code::PermissionDenied);
     assert!(e.message().contains("agent") && e.message().contains("more"), "{}", e.message());
     execute_on(&ch, "more", Some(&format!("Bearer {ADMIN_TOKEN}"))).await.expect("the admin may");
+    // The registry lists only what the caller may use.
+    let mut list = tonic::Request::new(pb::ListConnectorsRequest::default());
+    list.metadata_mut().insert("authorization", agent.parse().expect("ascii"));
+    let listed: Vec<String> = ConnectorRegistryClient::new(ch.clone())
+        .list_connectors(list)
+        .await
+        .expect("lists")
+        .into_inner()
+        .connectors
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(listed, ["demo"]);
+    let mut catalog = tonic::Request::new(pb::ListSchemasRequest {
+        connector: "more".into(),
+        ..Default::default()
+    });
+    catalog.metadata_mut().insert("authorization", agent.parse().expect("ascii"));
+    let e = dmesh_proto::v1::catalog_service_client::CatalogServiceClient::new(ch.clone())
+        .list_schemas(catalog)
+        .await
+        .expect_err("not its connector");
+    assert_eq!(e.code(), Code::PermissionDenied);
 
     // Over Flight SQL: listings show only what the principal may use, and
     // a statement routed elsewhere is refused.

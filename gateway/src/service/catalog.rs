@@ -18,8 +18,9 @@ pub struct CatalogApi(pub Arc<AppState>);
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
     async fn list_schemas(&self, request: Request<pb::ListSchemasRequest>) -> Result<Response<pb::ListSchemasResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let catalog = (!r.catalog.is_empty()).then_some(r.catalog.as_str());
         let schemas = instance.catalog()?.list_schemas(catalog).await.map_err(GatewayError::from)?;
         let (page, next_page_token) = paginate(schemas, r.page.as_ref())?;
@@ -37,9 +38,10 @@ impl CatalogService for CatalogApi {
     }
 
     async fn get_table_metadata(&self, request: Request<pb::GetTableMetadataRequest>) -> Result<Response<pb::TableMetadata>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let m = instance.catalog()?.get_table_metadata(&table).await.map_err(GatewayError::from)?;
         Ok(Response::new(pb::TableMetadata {
             table: Some(convert::table_info(&m.info)),
@@ -78,11 +80,12 @@ impl CatalogService for CatalogApi {
     }
 
     async fn search_tables(&self, request: Request<pb::SearchTablesRequest>) -> Result<Response<pb::SearchTablesResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         if r.query.trim().is_empty() {
             return Err(GatewayError::BadRequest("`query` is empty; give words to search for".into()).into());
         }
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let hits = instance
             .catalog()?
             .search_tables(&r.query, 10 * DEFAULT_PAGE)
@@ -103,6 +106,7 @@ impl CatalogService for CatalogApi {
     }
 
     async fn get_lineage(&self, request: Request<pb::GetLineageRequest>) -> Result<Response<pb::Lineage>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
         let direction = match pb::LineageDirection::try_from(r.direction).unwrap_or_default() {
@@ -110,7 +114,7 @@ impl CatalogService for CatalogApi {
             pb::LineageDirection::Downstream => api::LineageDirection::Downstream,
             _ => api::LineageDirection::Both,
         };
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let l = instance
             .catalog()?
             .get_lineage(&table, direction, r.depth.max(1))
@@ -144,9 +148,10 @@ impl CatalogService for CatalogApi {
         &self,
         request: Request<pb::GetClassificationsRequest>,
     ) -> Result<Response<pb::GetClassificationsResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let cs = instance.catalog()?.get_classifications(&table).await.map_err(GatewayError::from)?;
         Ok(Response::new(pb::GetClassificationsResponse {
             classifications: cs

@@ -54,6 +54,19 @@ impl AppState {
         }
     }
 
+    /// The connector instance `name`, when the caller may use it.
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED, or the registry's NOT_FOUND.
+    pub fn instance_for(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        name: &str,
+    ) -> Result<Arc<crate::registry::Instance>, tonic::Status> {
+        self.allow(metadata, name)?;
+        Ok(self.registry().get(name)?)
+    }
+
     /// Whether the caller may see `connector` in listings.
     pub fn visible(&self, metadata: &tonic::metadata::MetadataMap, connector: &str) -> bool {
         self.allow(metadata, connector).is_ok()

@@ -62,8 +62,9 @@ fn job(connector: &str, s: api::JobStatus) -> pb::Job {
 #[tonic::async_trait]
 impl ProcessingService for ProcessingApi {
     async fn submit_job(&self, request: Request<pb::SubmitJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let spec = api::JobSpec {
             job_type: r.job_type,
             spec: r.spec.as_ref().map(convert::struct_to_json).unwrap_or_default(),
@@ -75,8 +76,9 @@ impl ProcessingService for ProcessingApi {
     }
 
     async fn get_job_status(&self, request: Request<pb::GetJobStatusRequest>) -> Result<Response<pb::Job>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let s = instance.processing()?.get_job_status(&r.job_id).await.map_err(GatewayError::from)?;
         Ok(Response::new(job(&r.connector, s)))
     }
@@ -84,8 +86,9 @@ impl ProcessingService for ProcessingApi {
     type WatchJobStream = Pin<Box<dyn Stream<Item = Result<pb::Job, Status>> + Send>>;
 
     async fn watch_job(&self, request: Request<pb::GetJobStatusRequest>) -> Result<Response<Self::WatchJobStream>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let first = instance.processing()?.get_job_status(&r.job_id).await.map_err(GatewayError::from)?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
@@ -115,8 +118,9 @@ impl ProcessingService for ProcessingApi {
     }
 
     async fn get_job_result(&self, request: Request<pb::GetJobResultRequest>) -> Result<Response<pb::JobResult>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let out = instance.processing()?.get_job_result(&r.job_id).await.map_err(GatewayError::from)?;
         let metrics = convert::json_to_struct(&out.metrics);
         Ok(Response::new(pb::JobResult {
@@ -132,15 +136,17 @@ impl ProcessingService for ProcessingApi {
     }
 
     async fn cancel_job(&self, request: Request<pb::CancelJobRequest>) -> Result<Response<pb::Job>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let s = instance.processing()?.cancel_job(&r.job_id).await.map_err(GatewayError::from)?;
         Ok(Response::new(job(&r.connector, s)))
     }
 
     async fn list_jobs(&self, request: Request<pb::ListJobsRequest>) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let states: Vec<api::JobState> = r.states.iter().filter_map(|s| state_from(*s)).collect();
         let jobs = instance.processing()?.list_jobs(&states, 10_000).await.map_err(GatewayError::from)?;
         let (page, next_page_token) = paginate(jobs, r.page.as_ref())?;

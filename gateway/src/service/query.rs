@@ -62,9 +62,10 @@ impl QueryService for QueryApi {
     }
 
     async fn get_schema(&self, request: Request<pb::GetSchemaRequest>) -> Result<Response<pb::GetSchemaResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let schema = instance.query()?.get_schema(&table).await.map_err(GatewayError::from)?;
         let columns = schema
             .schema
@@ -87,8 +88,9 @@ impl QueryService for QueryApi {
     }
 
     async fn list_tables(&self, request: Request<pb::ListTablesRequest>) -> Result<Response<pb::ListTablesResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let filter = TableFilter {
             schema: (!r.schema.is_empty()).then(|| r.schema.clone()),
         };
@@ -101,11 +103,12 @@ impl QueryService for QueryApi {
     }
 
     async fn explain(&self, request: Request<pb::ExplainRequest>) -> Result<Response<pb::ExplainResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         if r.sql.trim().is_empty() {
             return Err(GatewayError::BadRequest("`sql` is empty; send the query to explain".into()).into());
         }
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let req = dmesh_connector_api::QueryRequest {
             sql: r.sql,
             params: convert::params(&r.params)?,

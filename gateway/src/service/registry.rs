@@ -97,20 +97,21 @@ impl ConnectorRegistry for RegistryApi {
         &self,
         request: Request<pb::ListConnectorsRequest>,
     ) -> Result<Response<pb::ListConnectorsResponse>, Status> {
+        let metadata = request.metadata().clone();
         let family = convert::family_from(request.into_inner().family);
         let connectors = self
             .0
             .registry()
             .list()
             .iter()
-            .filter(|i| family.is_none_or(|f| i.families().contains(&f)))
+            .filter(|i| family.is_none_or(|f| i.families().contains(&f)) && self.0.visible(&metadata, &i.name))
             .map(|i| to_pb(i))
             .collect();
         Ok(Response::new(pb::ListConnectorsResponse { connectors }))
     }
 
     async fn get_connector(&self, request: Request<pb::GetConnectorRequest>) -> Result<Response<pb::Connector>, Status> {
-        let instance = self.0.registry().get(&request.into_inner().name)?;
+        let instance = self.0.instance_for(request.metadata(), &request.get_ref().name)?;
         Ok(Response::new(to_pb(&instance)))
     }
 
@@ -118,6 +119,7 @@ impl ConnectorRegistry for RegistryApi {
         &self,
         request: Request<pb::TestConnectorRequest>,
     ) -> Result<Response<pb::TestConnectorResponse>, Status> {
+        self.0.allow(request.metadata(), &request.get_ref().name)?;
         let name = request.into_inner().name;
         let started = Instant::now();
         let instance = self.0.registry().retry_unavailable(&name).await?;

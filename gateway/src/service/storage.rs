@@ -31,8 +31,9 @@ fn info(m: api::ObjectMeta) -> pb::ObjectInfo {
 #[tonic::async_trait]
 impl StorageService for StorageApi {
     async fn list(&self, request: Request<pb::ListObjectsRequest>) -> Result<Response<pb::ListObjectsResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let objects = instance.storage()?.list(&r.prefix, r.delimited).await.map_err(GatewayError::from)?;
         let (page, next_page_token) = paginate(objects, r.page.as_ref())?;
         Ok(Response::new(pb::ListObjectsResponse {
@@ -42,8 +43,9 @@ impl StorageService for StorageApi {
     }
 
     async fn head(&self, request: Request<pb::HeadObjectRequest>) -> Result<Response<pb::ObjectInfo>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let m = instance.storage()?.head(&r.path).await.map_err(GatewayError::from)?;
         Ok(Response::new(info(m)))
     }
@@ -51,8 +53,9 @@ impl StorageService for StorageApi {
     type ReadStream = Pin<Box<dyn Stream<Item = Result<pb::ReadObjectChunk, Status>> + Send>>;
 
     async fn read(&self, request: Request<pb::ReadObjectRequest>) -> Result<Response<Self::ReadStream>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         let length = (r.length > 0).then_some(r.length);
         let bytes = instance.storage()?.read(&r.path, r.offset, length).await.map_err(GatewayError::from)?;
         let mut offset = r.offset;
@@ -69,6 +72,7 @@ impl StorageService for StorageApi {
     }
 
     async fn write(&self, request: Request<Streaming<pb::WriteObjectChunk>>) -> Result<Response<pb::ObjectInfo>, Status> {
+        let metadata = request.metadata().clone();
         let mut incoming = request.into_inner();
         let header = match incoming.message().await? {
             Some(pb::WriteObjectChunk {
@@ -78,7 +82,7 @@ impl StorageService for StorageApi {
                 return Err(GatewayError::BadRequest("the first Write message must be a header naming the object".into()).into());
             }
         };
-        let instance = self.0.registry().get(&header.connector)?;
+        let instance = self.0.instance_for(&metadata, &header.connector)?;
         let data = incoming.filter_map(|m| async move {
             match m {
                 Ok(pb::WriteObjectChunk {
@@ -97,15 +101,17 @@ impl StorageService for StorageApi {
     }
 
     async fn delete(&self, request: Request<pb::DeleteObjectRequest>) -> Result<Response<pb::DeleteObjectResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         instance.storage()?.delete(&r.path).await.map_err(GatewayError::from)?;
         Ok(Response::new(pb::DeleteObjectResponse {}))
     }
 
     async fn read_table(&self, request: Request<pb::ReadTableRequest>) -> Result<Response<pb::ReadTableResponse>, Status> {
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
-        let instance = self.0.registry().get(&r.connector)?;
+        let instance = self.0.instance_for(&metadata, &r.connector)?;
         instance.storage()?;
         Err(GatewayError::from(api::Error::unsupported(
             "reading files as tables through the storage API yet; query the file through a `files` connector instead",
