@@ -255,6 +255,22 @@ impl QueryEngine {
     /// `deadline` is the client's own (its `grpc-timeout`); the statement
     /// gets the shorter of it and the ticket's time limit.
     pub async fn redeem(&self, ticket: &[u8], deadline: Option<Duration>) -> Result<LimitedStream> {
+        self.redeem_as(None, ticket, deadline).await
+    }
+
+    /// As [`redeem`](Self::redeem), for `principal`: a ticket issued to a
+    /// principal is refused to anyone else.
+    ///
+    /// # Errors
+    /// As [`redeem`](Self::redeem); PERMISSION_DENIED for another
+    /// principal's ticket.
+    pub async fn redeem_as(&self, principal: Option<&str>, ticket: &[u8], deadline: Option<Duration>) -> Result<LimitedStream> {
+        let owner = self.tickets.redeem(ticket)?.principal;
+        if owner.is_some() && owner.as_deref() != principal {
+            return Err(ConnectorError::permission_denied("this ticket was issued to another principal")
+                .with_reason("TICKET_OWNER")
+                .into());
+        }
         let mut claims = self.tickets.redeem(ticket)?;
         if let Some(d) = deadline {
             let ms = d.as_millis() as u64;

@@ -68,8 +68,9 @@ pub async fn stream_ticket(
     engine: &QueryEngine,
     ticket: &[u8],
     deadline: Option<std::time::Duration>,
+    principal: Option<&str>,
 ) -> Result<BoxStream<FlightData>, Status> {
-    let stream = engine.redeem(ticket, deadline).await?;
+    let stream = engine.redeem_as(principal, ticket, deadline).await?;
     let schema = stream.schema();
     let truncation = stream.truncation_handle();
     let batches = stream.map_err(|e| FlightError::Tonic(Box::new(Status::from(GatewayError::from(e)))));
@@ -221,8 +222,9 @@ impl FlightService for FlightApi {
             return Ok(Response::new(stream));
         }
         let deadline = crate::engine::client_deadline(request.metadata());
+        let principal = crate::service::AppState::principal(request.metadata());
         let ticket = request.into_inner();
-        let stream = stream_ticket(self.engine(), &ticket.ticket, deadline).await?;
+        let stream = stream_ticket(self.engine(), &ticket.ticket, deadline, principal.as_deref()).await?;
         Ok(Response::new(stream))
     }
 

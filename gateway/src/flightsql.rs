@@ -193,7 +193,8 @@ impl FlightApi {
         let command = Command::try_from(any).map_err(|e| Status::invalid_argument(format!("bad Flight SQL ticket: {e}")))?;
         match command {
             Command::TicketStatementQuery(t) => {
-                stream_ticket(self.engine(), &t.statement_handle, client_deadline(metadata)).await
+                let principal = crate::service::AppState::principal(metadata);
+                stream_ticket(self.engine(), &t.statement_handle, client_deadline(metadata), principal.as_deref()).await
             }
             Command::CommandGetCatalogs(q) => {
                 let mut b = q.into_builder();

@@ -195,6 +195,16 @@ async fn principals_use_only_their_connectors_and_only_admins_change_the_registr
         .ticket
         .expect("ticket")
         .ticket;
+    // Another principal cannot redeem it.
+    let mut other = arrow_flight::FlightClient::new(ch.clone());
+    other.add_header("authorization", &format!("Bearer {ADMIN_TOKEN}")).expect("header");
+    let stolen = async {
+        let stream = other.do_get(arrow_flight::Ticket::new(ticket.clone())).await?;
+        futures::TryStreamExt::try_collect::<Vec<_>>(stream).await
+    }
+    .await;
+    let e = stolen.expect_err("another principal's ticket");
+    assert!(e.to_string().contains("issued to another principal"), "{e}");
     let mut flight = arrow_flight::FlightClient::new(ch.clone());
     flight.add_header("authorization", &agent).expect("header");
     let _: Vec<_> = futures::TryStreamExt::try_collect(flight.do_get(arrow_flight::Ticket::new(ticket)).await.expect("runs"))
