@@ -57,7 +57,12 @@ pub fn is_flight_sql(bytes: &[u8]) -> Option<Any> {
 }
 
 /// The server facts GetSqlInfo reports.
-pub fn sql_info() -> SqlInfoData {
+pub fn sql_info() -> &'static SqlInfoData {
+    static INFO: std::sync::OnceLock<SqlInfoData> = std::sync::OnceLock::new();
+    INFO.get_or_init(build_sql_info)
+}
+
+fn build_sql_info() -> SqlInfoData {
     let mut b = SqlInfoDataBuilder::new();
     b.append(SqlInfo::FlightSqlServerName, "dmesh");
     b.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -90,8 +95,7 @@ impl FlightApi {
             Command::CommandGetTables(q) => info_for(&q.clone().into_builder().schema(), q.as_any(), descriptor),
             Command::CommandGetTableTypes(q) => info_for(&q.into_builder().schema(), q.as_any(), descriptor),
             Command::CommandGetSqlInfo(q) => {
-                let info = sql_info();
-                let schema = q.clone().into_builder(&info).schema();
+                let schema = q.clone().into_builder(sql_info()).schema();
                 info_for(&schema, q.as_any(), descriptor)
             }
             Command::CommandPreparedStatementQuery(q) => {
@@ -99,8 +103,7 @@ impl FlightApi {
             }
             Command::CommandGetPrimaryKeys(q) => info_for(&primary_keys_schema(), q.as_any(), descriptor),
             Command::CommandGetXdbcTypeInfo(q) => {
-                let types = xdbc_types();
-                let schema = q.into_builder(&types).schema();
+                let schema = q.into_builder(xdbc_types()).schema();
                 info_for(&schema, q.as_any(), descriptor)
             }
             Command::CommandGetImportedKeys(q) => info_for(&foreign_keys_schema(), q.as_any(), descriptor),
@@ -225,12 +228,10 @@ impl FlightApi {
                 one_batch(b.build())
             }
             Command::CommandGetSqlInfo(q) => {
-                let info = sql_info();
-                one_batch(q.into_builder(&info).build())
+                one_batch(q.into_builder(sql_info()).build())
             }
             Command::CommandGetXdbcTypeInfo(q) => {
-                let types = xdbc_types();
-                one_batch(q.into_builder(&types).build())
+                one_batch(q.into_builder(xdbc_types()).build())
             }
             keys @ (Command::CommandGetPrimaryKeys(_)
             | Command::CommandGetImportedKeys(_)
@@ -696,7 +697,12 @@ impl FlightApi {
 
 /// The SQL types GetXdbcTypeInfo describes: those the connectors' results
 /// carry, by their SQL names.
-pub fn xdbc_types() -> arrow_flight::sql::metadata::XdbcTypeInfoData {
+pub fn xdbc_types() -> &'static arrow_flight::sql::metadata::XdbcTypeInfoData {
+    static TYPES: std::sync::OnceLock<arrow_flight::sql::metadata::XdbcTypeInfoData> = std::sync::OnceLock::new();
+    TYPES.get_or_init(build_xdbc_types)
+}
+
+fn build_xdbc_types() -> arrow_flight::sql::metadata::XdbcTypeInfoData {
     use arrow_flight::sql::metadata::{XdbcTypeInfo, XdbcTypeInfoDataBuilder};
     use arrow_flight::sql::{Nullable, Searchable, XdbcDataType as X};
     let mut b = XdbcTypeInfoDataBuilder::new();

@@ -130,23 +130,11 @@ impl FilesConfig {
     }
 }
 
-/// Parses `1024`, `64KiB`, `512MiB`, `2GiB`, `1GB`, `100MB` into bytes.
+/// A positive size in bytes (see [`dmesh_connector_api::parse_size`]).
 fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: usize = digits.parse().ok()?;
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|&b| b > 0)
+    dmesh_connector_api::parse_size(text)
+        .filter(|&b| b > 0)
+        .and_then(|b| usize::try_from(b).ok())
 }
 
 impl ConnectorConfig for FilesConfig {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dmesh_connector_api::{
-    BuildContext, Connector, ConnectorConfig, Error, ExposeSecret, Family, Result, SecretRef, resolve_references,
+    BuildContext, Connector, ConnectorConfig, Error, ExposeSecret, Family, Result, SecretRef, parse_size,
+    resolve_references,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -267,25 +268,6 @@ impl PostgresConfig {
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::invalid_argument(message).with_reason("INVALID_CONFIG")
-}
-
-/// Parses `1024`, `64KiB`, `512MiB`, `2GiB`, `1GB` into bytes.
-fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kib" | "k" => 1 << 10,
-        "mib" | "m" => 1 << 20,
-        "gib" | "g" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }
 
 impl ConnectorConfig for PostgresConfig {
