@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "dmesh/v1/catalog.proto",
     "dmesh/v1/processing.proto",
     "dmesh/v1/storage.proto",
+    "dmesh/v1/access.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

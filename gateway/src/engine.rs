@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{GatewayError, Result};
+use crate::policy::{Policy, Right};
 use crate::registry::Registry;
+use crate::service::Caller;
 use crate::ticket::{TicketClaims, TicketIssuer};
 
 /// Why a result ended before the source ran out of rows.
@@ -114,18 +116,50 @@ impl QueryEngine {
     /// A running permit for `connector`: at once when one is free, after a
     /// short wait when the queue has room, else RESOURCE_EXHAUSTED at once.
     async fn admit(&self, connector: &str) -> Result<tokio::sync::OwnedSemaphorePermit> {
-        use std::sync::atomic::Ordering;
         let a = self.admission;
+        self.gate(&format!("c/{connector}"), a.running, a.queued, a.wait, || {
+            ConnectorError::resource_exhausted(format!(
+                "connector `{connector}` is running {} queries and {} are waiting; retry shortly",
+                a.running, a.queued
+            ))
+            .with_reason("CONNECTOR_BUSY")
+        })
+        .await
+    }
+
+    /// A running permit for `principal`, who may run `max` queries at once
+    /// with as many waiting briefly.
+    async fn admit_principal(&self, principal: &str, max: u32) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let max = max.max(1) as usize;
+        self.gate(&format!("p/{principal}/{max}"), max, max, self.admission.wait, || {
+            ConnectorError::resource_exhausted(format!(
+                "principal `{principal}` is running its {max} queries at once and {max} more are waiting; retry \
+                 when one has finished"
+            ))
+            .with_reason("PRINCIPAL_BUSY")
+        })
+        .await
+    }
+
+    async fn gate(
+        &self,
+        key: &str,
+        running: usize,
+        queued: usize,
+        wait: Duration,
+        busy: impl Fn() -> ConnectorError,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
         let gate = {
             let mut gates = self
                 .gates
                 .lock()
                 .map_err(|_| GatewayError::from(ConnectorError::internal("admission state poisoned")))?;
             gates
-                .entry(connector.to_owned())
+                .entry(key.to_owned())
                 .or_insert_with(|| {
                     Arc::new(Gate {
-                        permits: Arc::new(tokio::sync::Semaphore::new(a.running)),
+                        permits: Arc::new(tokio::sync::Semaphore::new(running)),
                         queued: Default::default(),
                     })
                 })
@@ -134,24 +168,15 @@ impl QueryEngine {
         if let Ok(permit) = gate.permits.clone().try_acquire_owned() {
             return Ok(permit);
         }
-        let busy = || {
-            GatewayError::from(
-                ConnectorError::resource_exhausted(format!(
-                    "connector `{connector}` is running {} queries and {} are waiting; retry shortly",
-                    a.running, a.queued
-                ))
-                .with_reason("CONNECTOR_BUSY"),
-            )
-        };
-        if gate.queued.fetch_add(1, Ordering::SeqCst) >= a.queued {
+        if gate.queued.fetch_add(1, Ordering::SeqCst) >= queued {
             gate.queued.fetch_sub(1, Ordering::SeqCst);
-            return Err(busy());
+            return Err(busy().into());
         }
-        let waited = tokio::time::timeout(a.wait, gate.permits.clone().acquire_owned()).await;
+        let waited = tokio::time::timeout(wait, gate.permits.clone().acquire_owned()).await;
         gate.queued.fetch_sub(1, Ordering::SeqCst);
         match waited {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(busy()),
+            _ => Err(busy().into()),
         }
     }
 
@@ -188,49 +213,135 @@ impl QueryEngine {
         &self.registry
     }
 
-    /// Checks a statement on its connector and issues a ticket for it.
+    /// Checks a statement on its connector and issues a ticket for it, for
+    /// a caller with every right.
     ///
     /// # Errors
     /// Unknown connector, a connector without the Query family, or the
     /// connector's complaint about the statement.
     pub async fn prepare(&self, connector: &str, sql: &str, params: Vec<Param>, limits: Limits) -> Result<Prepared> {
-        self.prepare_as(None, connector, sql, params, limits).await
+        let caller = Caller {
+            principal: None,
+            policy: Arc::new(Policy::unrestricted()),
+        };
+        self.prepare_for(&caller, connector, sql, params, limits, false).await
     }
 
-    /// As [`prepare`](Self::prepare), for an authenticated `principal`,
-    /// who is named in the ticket and in the audit log.
+    /// Checks `sql` against the caller's policy: the right it needs on the
+    /// connector and, where the caller's grants are narrowed to tables,
+    /// every table it names. Returns the access mode to run it with.
     ///
     /// # Errors
-    /// As [`prepare`](Self::prepare).
-    pub async fn prepare_as(
+    /// PERMISSION_DENIED naming the right or the table.
+    pub fn authorize(&self, caller: &Caller, connector: &str, sql: &str, write: bool) -> Result<AccessMode> {
+        let instance = self.registry.get(connector)?;
+        let query = instance.query()?;
+        let denied = |why: String| GatewayError::from(ConnectorError::permission_denied(why).with_reason("POLICY"));
+        let (needed, access) = if !write {
+            (Right::Read, AccessMode::ReadOnly)
+        } else if caller.policy.may(Right::Ddl, connector) {
+            (Right::Write, AccessMode::Ddl)
+        } else if caller.policy.may(Right::Write, connector) {
+            (Right::Write, AccessMode::ReadWrite)
+        } else {
+            return Err(denied(format!(
+                "principal `{}` lacks the `write` right on connector `{connector}`; send the statement without \
+                 `write` to run it read-only",
+                caller.name()
+            )));
+        };
+        if caller.policy.may_everywhere(needed, connector) {
+            return Ok(access);
+        }
+        if !caller.policy.may(needed, connector) {
+            return Err(denied(format!(
+                "principal `{}` lacks the `{}` right on connector `{connector}`",
+                caller.name(),
+                needed.name()
+            )));
+        }
+        let named = crate::sqlrefs::read(sql, query.dialect(), query.default_schema().as_deref()).map_err(|why| {
+            denied(format!(
+                "principal `{}` may use only some tables of connector `{connector}`, and the statement cannot be \
+                 checked: {why}",
+                caller.name()
+            ))
+        })?;
+        if !named.rows_only {
+            return Err(denied(format!(
+                "principal `{}` may use only some tables of connector `{connector}`, where only queries and row \
+                 changes run",
+                caller.name()
+            )));
+        }
+        for table in &named.relations {
+            if !caller.policy.may_table(needed, connector, table) {
+                let hint = if table.schema.is_none() { "; name its schema (`schema.table`)" } else { "" };
+                return Err(denied(format!(
+                    "principal `{}` may not {} table `{table}` of connector `{connector}`{hint}",
+                    caller.name(),
+                    if write { "change" } else { "read" }
+                )));
+            }
+        }
+        Ok(access)
+    }
+
+    /// As [`prepare`](Self::prepare), for `caller`, whose policy decides
+    /// what the statement may touch and caps its limits, and who is named
+    /// in the ticket and in the audit log. With `write` the statement may
+    /// change the source, given the rights and the connector's consent.
+    ///
+    /// # Errors
+    /// As [`prepare`](Self::prepare); PERMISSION_DENIED from the policy.
+    pub async fn prepare_for(
         &self,
-        principal: Option<String>,
+        caller: &Caller,
         connector: &str,
         sql: &str,
         params: Vec<Param>,
         limits: Limits,
+        write: bool,
     ) -> Result<Prepared> {
         if sql.trim().is_empty() {
             return Err(GatewayError::BadRequest("`sql` is empty; send one SQL query".into()));
         }
+        let principal = caller.principal.clone();
+        let audit_failure = |e: &GatewayError| {
+            let mut entry = AuditEntry::new("Plan", connector, sql);
+            if let Some(p) = &principal {
+                entry.principal.clone_from(p);
+            }
+            entry.failed(e.grpc_name());
+            self.audit.record(&entry);
+        };
+        let access = match self.authorize(caller, connector, sql, write) {
+            Ok(a) => a,
+            Err(e) => {
+                audit_failure(&e);
+                return Err(e);
+            }
+        };
+        let own = caller.policy.limits;
+        let limits = Limits {
+            max_rows: tighter(limits.max_rows, own.max_rows),
+            max_bytes: tighter(limits.max_bytes, own.max_bytes),
+            timeout: tighter(limits.timeout, own.statement_timeout),
+        };
         let instance = self.registry.get(connector)?;
         let request = QueryRequest {
             sql: sql.to_owned(),
             params,
             limits,
-            access: AccessMode::ReadOnly,
+            access,
         };
         let schema = match instance.query()?.plan(&request).await {
             Ok(schema) => schema,
             Err(e) => {
                 // Refused or failed before anything ran: audited here.
-                let mut entry = AuditEntry::new("Plan", connector, sql);
-                if let Some(p) = &principal {
-                    entry.principal.clone_from(p);
-                }
-                entry.failed(e.kind().grpc_name());
-                self.audit.record(&entry);
-                return Err(e.into());
+                let e = GatewayError::from(e);
+                audit_failure(&e);
+                return Err(e);
             }
         };
         let claims = TicketClaims {
@@ -243,6 +354,8 @@ impl QueryEngine {
             timeout_ms: limits.timeout.map(|d| d.as_millis() as u64),
             expires_at_ms: self.tickets.expiry_from_now(),
             principal,
+            access,
+            max_concurrent: own.max_concurrent,
         };
         let ticket = self.tickets.issue(&claims);
         Ok(Prepared { schema, ticket, claims })
@@ -290,7 +403,7 @@ impl QueryEngine {
             sql: claims.sql.clone(),
             params: claims.params.clone(),
             limits,
-            access: AccessMode::ReadOnly,
+            access: claims.access,
         };
         tracing::debug!(query_id = %claims.query_id, connector = %claims.connector, "query started");
         let started = std::time::Instant::now();
@@ -298,7 +411,14 @@ impl QueryEngine {
         if let Some(p) = &claims.principal {
             entry.principal.clone_from(p);
         }
-        let permit = match self.admit(&claims.connector).await {
+        let admitted = async {
+            let own = match (&claims.principal, claims.max_concurrent) {
+                (Some(p), Some(max)) => Some(self.admit_principal(p, max).await?),
+                _ => None,
+            };
+            Ok::<_, GatewayError>((own, self.admit(&claims.connector).await?))
+        };
+        let permit = match admitted.await {
             Ok(p) => p,
             Err(e) => {
                 entry.failed("RESOURCE_EXHAUSTED");
@@ -371,6 +491,13 @@ pub struct InlineResult {
     pub truncation: Option<Truncation>,
 }
 
+fn tighter<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn new_query_id() -> String {
     let bytes: [u8; 8] = rand::random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -394,8 +521,9 @@ pub struct LimitedStream {
     cancel: Option<Arc<CancelFlag>>,
     /// Recorded when the stream ends or is dropped.
     audit: Option<(Arc<AuditLog>, AuditEntry, std::time::Instant)>,
-    /// The connector's running permit, released with the stream.
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The principal's and the connector's running permits, released with
+    /// the stream.
+    permit: Option<(Option<tokio::sync::OwnedSemaphorePermit>, tokio::sync::OwnedSemaphorePermit)>,
 }
 
 impl Drop for LimitedStream {

@@ -140,12 +140,14 @@ impl FlightService for FlightApi {
     /// `authorization` response header and in the payload.
     async fn handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
         let principal = request.extensions().get::<crate::auth::Principal>().cloned();
+        let token_id = request.extensions().get::<crate::auth::TokenId>().cloned();
         let mut incoming = request.into_inner();
         let first = incoming.message().await?.unwrap_or_default();
-        let token = match (&self.state.auth, principal) {
-            (Some(auth), Some(p)) => auth.session_token(&p.0),
-            (Some(_), None) => return Err(Status::unauthenticated("the handshake needs Basic credentials")),
-            (None, _) => crate::flightsql::new_token(),
+        let auth = &self.state.auth;
+        let token = match (principal, token_id) {
+            (Some(p), Some(id)) => auth.session_token(&p.0, &id.0),
+            _ if auth.enabled() => return Err(Status::unauthenticated("the handshake needs Basic credentials")),
+            _ => crate::flightsql::new_token(),
         };
         let reply = HandshakeResponse {
             protocol_version: first.protocol_version,
@@ -184,12 +186,13 @@ impl FlightService for FlightApi {
         };
         let prepared = self
             .engine()
-            .prepare_as(
-                crate::service::AppState::principal(&metadata),
+            .prepare_for(
+                &self.state.caller(&metadata),
                 &command.connector,
                 &command.sql,
                 Vec::new(),
                 limits,
+                false,
             )
             .await?;
         let info = FlightInfo::new()

@@ -29,6 +29,7 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 
 use crate::engine::client_deadline;
+use crate::service::Caller;
 use crate::flight::{BoxStream, FlightApi, MAX_FLIGHT_DATA_BYTES, stream_ticket};
 
 /// The call header that names the connector a statement runs on.
@@ -129,8 +130,11 @@ impl FlightApi {
             timeout: client_deadline(metadata),
             ..Default::default()
         };
-        let principal = crate::service::AppState::principal(metadata);
-        let prepared = self.engine().prepare_as(principal, &connector, &sql, Vec::new(), limits).await?;
+        let caller = self.state().caller(metadata);
+        let prepared = self
+            .engine()
+            .prepare_for(&caller, &connector, &sql, Vec::new(), limits, false)
+            .await?;
         let ticket = TicketStatementQuery {
             statement_handle: prepared.ticket.into(),
         };
@@ -208,12 +212,13 @@ impl FlightApi {
             }
             Command::CommandGetDbSchemas(q) => {
                 let catalog = q.catalog.clone();
+                let caller = self.state().caller(metadata);
                 let mut b = q.into_builder();
                 for name in self.query_connectors(metadata) {
                     if catalog.as_deref().is_some_and(|c| c != name) {
                         continue;
                     }
-                    for schema in self.schemas_of(&name).await? {
+                    for schema in self.schemas_of(&name, &caller).await? {
                         b.append(&name, schema);
                     }
                 }
@@ -254,10 +259,14 @@ impl FlightApi {
         names
     }
 
-    async fn schemas_of(&self, connector: &str) -> Result<Vec<String>, Status> {
+    async fn schemas_of(&self, connector: &str, caller: &Caller) -> Result<Vec<String>, Status> {
         let instance = self.engine().registry().get(connector)?;
         let tables = instance.query()?.list_tables(&TableFilter::default()).await.map_err(crate::error::GatewayError::from)?;
-        let mut schemas: Vec<String> = tables.into_iter().filter_map(|t| t.table.schema).collect();
+        let mut schemas: Vec<String> = tables
+            .into_iter()
+            .filter(|t| caller.sees(connector, &t.table))
+            .filter_map(|t| t.table.schema)
+            .collect();
         schemas.sort();
         schemas.dedup();
         Ok(schemas)
@@ -266,6 +275,7 @@ impl FlightApi {
     async fn tables(&self, q: CommandGetTables, metadata: &MetadataMap) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
         let catalog = q.catalog.clone();
         let include_schema = q.include_schema;
+        let caller = self.state().caller(metadata);
         let mut b = q.into_builder();
         for name in self.query_connectors(metadata) {
             if catalog.as_deref().is_some_and(|c| c != name) {
@@ -274,7 +284,7 @@ impl FlightApi {
             let instance = self.engine().registry().get(&name)?;
             let query = instance.query()?;
             let tables = query.list_tables(&TableFilter::default()).await.map_err(crate::error::GatewayError::from)?;
-            for t in tables {
+            for t in tables.into_iter().filter(|t| caller.sees(&name, &t.table)) {
                 let schema_name = t.table.schema.clone().unwrap_or_default();
                 let arrow_schema = if include_schema {
                     let described = query.get_schema(&t.table).await.map_err(crate::error::GatewayError::from)?;
@@ -352,12 +362,13 @@ impl FlightApi {
         self.state().allow(metadata, &connector)?;
         let prepared = self
             .engine()
-            .prepare_as(
-                crate::service::AppState::principal(metadata),
+            .prepare_for(
+                &self.state().caller(metadata),
                 &connector,
                 &sql,
                 Vec::new(),
                 dmesh_connector_api::Limits::default(),
+                false,
             )
             .await?;
         let parameters = self
@@ -438,8 +449,11 @@ impl FlightApi {
             timeout: client_deadline(metadata),
             ..Default::default()
         };
-        let principal = crate::service::AppState::principal(metadata);
-        let prepared = self.engine().prepare_as(principal, &h.connector, &h.sql, h.params, limits).await?;
+        let caller = self.state().caller(metadata);
+        let prepared = self
+            .engine()
+            .prepare_for(&caller, &h.connector, &h.sql, h.params, limits, false)
+            .await?;
         let ticket = TicketStatementQuery {
             statement_handle: prepared.ticket.into(),
         };
@@ -584,10 +598,19 @@ impl FlightApi {
 
     async fn metadata(
         &self,
+        caller: &Caller,
         catalog: &str,
         schema: Option<&str>,
         table: &str,
     ) -> Result<Option<dmesh_connector_api::TableMetadata>, Status> {
+        let wanted = dmesh_connector_api::TableRef {
+            catalog: None,
+            schema: schema.map(str::to_owned),
+            name: table.to_owned(),
+        };
+        if schema.is_some() && !caller.sees(catalog, &wanted) {
+            return Ok(None);
+        }
         let instance = self.engine().registry().get(catalog)?;
         let Ok(cat) = instance.catalog() else { return Ok(None) };
         let table = dmesh_connector_api::TableRef {
@@ -603,7 +626,12 @@ impl FlightApi {
     }
 
     /// Foreign keys of tables in `catalog` (all of them, or those of `from`).
-    async fn foreign_keys(&self, catalog: &str, from: Option<(&Option<String>, &str)>) -> Result<Vec<KeyRow>, Status> {
+    async fn foreign_keys(
+        &self,
+        caller: &Caller,
+        catalog: &str,
+        from: Option<(&Option<String>, &str)>,
+    ) -> Result<Vec<KeyRow>, Status> {
         let instance = self.engine().registry().get(catalog)?;
         let tables: Vec<(Option<String>, String)> = match from {
             Some((schema, name)) => vec![(schema.clone(), name.to_owned())],
@@ -618,8 +646,14 @@ impl FlightApi {
         };
         let mut rows = Vec::new();
         for (schema, name) in tables {
-            let Some(m) = self.metadata(catalog, schema.as_deref(), &name).await? else { continue };
+            let Some(m) = self.metadata(caller, catalog, schema.as_deref(), &name).await? else { continue };
+            if !caller.sees(catalog, &m.info.table) {
+                continue;
+            }
             for fk in &m.foreign_keys {
+                if !caller.sees(catalog, &fk.referenced_table) {
+                    continue;
+                }
                 for (i, (col, pk_col)) in fk.columns.iter().zip(&fk.referenced_columns).enumerate() {
                     rows.push(KeyRow {
                         pk: (
@@ -645,10 +679,14 @@ impl FlightApi {
         metadata: &MetadataMap,
     ) -> Result<BoxStream<arrow_flight::FlightData>, Status> {
         use arrow::array::{ArrayRef, Int32Array, StringArray};
+        let caller = self.state().caller(metadata);
         match command {
             Command::CommandGetPrimaryKeys(q) => {
                 let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
-                let m = self.metadata(&catalog, q.db_schema.as_deref(), &q.table).await?;
+                let m = self
+                    .metadata(&caller, &catalog, q.db_schema.as_deref(), &q.table)
+                    .await?
+                    .filter(|m| caller.sees(&catalog, &m.info.table));
                 let keys: Vec<String> = m.as_ref().map(|m| m.primary_key.clone()).unwrap_or_default();
                 let schema_name = m.as_ref().and_then(|m| m.info.table.schema.clone());
                 let n = keys.len();
@@ -667,13 +705,13 @@ impl FlightApi {
             }
             Command::CommandGetImportedKeys(q) => {
                 let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
-                let rows = self.foreign_keys(&catalog, Some((&q.db_schema, &q.table))).await?;
+                let rows = self.foreign_keys(&caller, &catalog, Some((&q.db_schema, &q.table))).await?;
                 one_batch(foreign_keys_batch(&rows).map_err(|e| e.to_string()))
             }
             Command::CommandGetExportedKeys(q) => {
                 let catalog = self.catalog_of(q.catalog.as_deref(), metadata)?;
                 let rows: Vec<KeyRow> = self
-                    .foreign_keys(&catalog, None)
+                    .foreign_keys(&caller, &catalog, None)
                     .await?
                     .into_iter()
                     .filter(|r| r.pk.2 == q.table && (q.db_schema.is_none() || r.pk.1 == q.db_schema))
@@ -683,7 +721,7 @@ impl FlightApi {
             Command::CommandGetCrossReference(q) => {
                 let catalog = self.catalog_of(q.fk_catalog.as_deref(), metadata)?;
                 let rows: Vec<KeyRow> = self
-                    .foreign_keys(&catalog, Some((&q.fk_db_schema, &q.fk_table)))
+                    .foreign_keys(&caller, &catalog, Some((&q.fk_db_schema, &q.fk_table)))
                     .await?
                     .into_iter()
                     .filter(|r| r.pk.2 == q.pk_table && (q.pk_db_schema.is_none() || r.pk.1 == q.pk_db_schema))

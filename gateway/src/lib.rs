@@ -15,9 +15,11 @@ pub mod engine;
 pub mod error;
 pub mod flight;
 pub mod flightsql;
+pub mod policy;
 pub mod registry;
 pub mod server;
 pub mod service;
+pub mod sqlrefs;
 pub mod state;
 pub mod ticket;
 

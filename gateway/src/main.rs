@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,
-            other => run_client(&cli.endpoint, other).await,
+            other => run_client(&cli.endpoint, cli.token.as_deref(), other).await,
         }
     });
     match outcome {

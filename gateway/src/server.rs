@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dmesh_connector_api::{ExposeSecret, Kind, KindRegistry};
+use dmesh_proto::v1::access_service_server::AccessServiceServer;
 use dmesh_proto::v1::catalog_service_server::CatalogServiceServer;
 use dmesh_proto::v1::connector_registry_server::ConnectorRegistryServer;
 use dmesh_proto::v1::processing_service_server::ProcessingServiceServer;
@@ -21,7 +22,7 @@ use crate::config::{GatewayConfig, default_state_dir};
 use crate::engine::QueryEngine;
 use crate::flight::FlightApi;
 use crate::registry::{Origin, Registry};
-use crate::service::{AppState, CatalogApi, ProcessingApi, QueryApi, RegistryApi, StorageApi};
+use crate::service::{AccessApi, AppState, CatalogApi, ProcessingApi, QueryApi, RegistryApi, StorageApi};
 use crate::state::StateStore;
 use crate::ticket::TicketIssuer;
 
@@ -84,16 +85,16 @@ impl RunningGateway {
 pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<RunningGateway> {
     config.validate()?;
     let listen = config.server.listen;
-    let auth = crate::auth::Authenticator::from_config(&config.auth)?;
-    if auth.is_none() && !listen.ip().is_loopback() && !config.server.allow_unauthenticated_remote {
+    let state_dir = config.server.state_dir.clone().unwrap_or_else(default_state_dir);
+    let state = StateStore::open(&state_dir)?;
+    let auth = crate::auth::Authenticator::new(&config.auth, Some(state.clone()))?;
+    if !auth.enabled() && !listen.ip().is_loopback() && !config.server.allow_unauthenticated_remote {
         anyhow::bail!(
             "refusing to listen on {listen}: calls are not authenticated, so anyone who can reach that address \
              could use every connector; listen on 127.0.0.1, or pass --allow-unauthenticated-remote \
              (server.allow_unauthenticated_remote) to accept that"
         );
     }
-    let state_dir = config.server.state_dir.clone().unwrap_or_else(default_state_dir);
-    let state = StateStore::open(&state_dir)?;
     let registry = Arc::new(Registry::new(builtin_kinds(), state, state_dir.clone()));
 
     if serve_demo {
@@ -145,6 +146,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     health_reporter.set_serving::<CatalogServiceServer<CatalogApi>>().await;
     health_reporter.set_serving::<ProcessingServiceServer<ProcessingApi>>().await;
     health_reporter.set_serving::<StorageServiceServer<StorageApi>>().await;
+    health_reporter.set_serving::<AccessServiceServer<AccessApi>>().await;
     health_reporter.set_serving::<FlightServiceServer<FlightApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(dmesh_proto::FILE_DESCRIPTOR_SET)
@@ -180,12 +182,15 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         .layer(tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
             // Only the gateway says who the caller is.
             req.metadata_mut().remove(crate::auth::PRINCIPAL_HEADER);
-            if let Some(a) = &checker {
-                let principal = a.check(req.metadata())?;
+            let cn = req
+                .peer_certs()
+                .and_then(|certs| certs.first().and_then(|c| crate::auth::certificate_common_name(c)));
+            if let Some((principal, token_id)) = checker.check(req.metadata(), cn.as_deref())? {
                 if let Ok(value) = principal.0.parse() {
                     req.metadata_mut().insert(crate::auth::PRINCIPAL_HEADER, value);
                 }
                 req.extensions_mut().insert(principal);
+                req.extensions_mut().insert(crate::auth::TokenId(token_id));
             }
             Ok(req)
         }))
@@ -199,6 +204,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         .add_service(svc!(CatalogServiceServer, CatalogApi(app.clone())))
         .add_service(svc!(ProcessingServiceServer, ProcessingApi(app.clone())))
         .add_service(svc!(StorageServiceServer, StorageApi(app.clone())))
+        .add_service(svc!(AccessServiceServer, AccessApi(app.clone())))
         .add_service(
             FlightServiceServer::new(FlightApi::new(app.clone()))
                 .max_decoding_message_size(max)
@@ -214,8 +220,8 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     }));
     let connectors = registry.list().len();
     tracing::info!(%addr, state_dir = %state_dir.display(), connectors, restored = runtime, "dmesh gateway listening");
-    if auth.is_some() {
-        tracing::info!(tokens = config.auth.tokens.len(), "calls are authenticated with API tokens");
+    if auth.enabled() {
+        tracing::info!(tokens = auth.tokens().len(), "calls are authenticated with API tokens");
     } else if addr.ip().is_loopback() {
         tracing::info!("calls are not authenticated: only clients on this machine can reach the gateway");
     } else {

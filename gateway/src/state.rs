@@ -35,12 +35,53 @@ impl std::fmt::Debug for StateStore {
     }
 }
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE connectors (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE connectors (
         name TEXT PRIMARY KEY,
         kind TEXT NOT NULL,
         config TEXT NOT NULL,
         created_at_ms INTEGER NOT NULL
-    );"];
+    );",
+    "CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER,
+        revoked_at_ms INTEGER
+    );
+    CREATE TABLE roles (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );",
+];
+
+/// An API token minted at run time, or the revocation of one from the
+/// config file (then `sha256` is empty). The token itself is never kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Its public id.
+    pub id: String,
+    /// Who it authenticates.
+    pub principal: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+    /// The roles it gives its principal.
+    pub roles: Vec<String>,
+    /// Milliseconds since the epoch.
+    pub created_at_ms: i64,
+    /// When it stops working, if ever.
+    pub expires_at_ms: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The current time in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 impl StateStore {
     /// Opens (creating if needed) `state.db` in `dir`.
@@ -127,6 +168,94 @@ impl StateStore {
             .with(move |conn| conn.execute("DELETE FROM connectors WHERE name = ?1", params![name]))
             .await?;
         Ok(n > 0)
+    }
+
+    /// Every token record, revoked ones included, oldest first.
+    ///
+    /// # Errors
+    /// [`GatewayError::State`].
+    pub fn tokens_now(&self) -> Result<Vec<TokenRecord>> {
+        let conn = self.conn.lock().map_err(|_| GatewayError::State("state store lock poisoned".into()))?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, principal, sha256, roles, created_at_ms, expires_at_ms, revoked_at_ms
+                 FROM tokens ORDER BY created_at_ms, id",
+            )
+            .map_err(state_err)?;
+        let rows = stmt
+            .query_map([], |row| {
+                let roles: String = row.get(3)?;
+                Ok(TokenRecord {
+                    id: row.get(0)?,
+                    principal: row.get(1)?,
+                    sha256: row.get(2)?,
+                    roles: serde_json::from_str(&roles).unwrap_or_default(),
+                    created_at_ms: row.get(4)?,
+                    expires_at_ms: row.get(5)?,
+                    revoked_at_ms: row.get(6)?,
+                })
+            })
+            .map_err(state_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(state_err)
+    }
+
+    /// Keeps a token record, replacing one with the same id.
+    ///
+    /// # Errors
+    /// [`GatewayError::State`].
+    pub async fn put_token(&self, t: TokenRecord) -> Result<()> {
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO tokens (id, principal, sha256, roles, created_at_ms, expires_at_ms, revoked_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.id,
+                    t.principal,
+                    t.sha256,
+                    serde_json::to_string(&t.roles).unwrap_or_else(|_| "[]".into()),
+                    t.created_at_ms,
+                    t.expires_at_ms,
+                    t.revoked_at_ms
+                ],
+            )
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Every role defined at run time: name and JSON definition.
+    ///
+    /// # Errors
+    /// [`GatewayError::State`].
+    pub fn roles_now(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.conn.lock().map_err(|_| GatewayError::State("state store lock poisoned".into()))?;
+        let mut stmt = conn.prepare("SELECT name, definition FROM roles ORDER BY name").map_err(state_err)?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).map_err(state_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(state_err)
+    }
+
+    /// Keeps (or replaces) a role's JSON definition; `None` removes it.
+    /// Returns whether a role of that name was there before.
+    ///
+    /// # Errors
+    /// [`GatewayError::State`].
+    pub async fn put_role(&self, name: &str, definition: Option<String>) -> Result<bool> {
+        let name = name.to_owned();
+        self.with(move |conn| {
+            let existed = conn
+                .query_row("SELECT 1 FROM roles WHERE name = ?1", params![name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            match definition {
+                Some(d) => conn.execute(
+                    "INSERT OR REPLACE INTO roles (name, definition, updated_at_ms) VALUES (?1, ?2, ?3)",
+                    params![name, d, now_ms()],
+                )?,
+                None => conn.execute("DELETE FROM roles WHERE name = ?1", params![name])?,
+            };
+            Ok(existed)
+        })
+        .await
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T>

@@ -40,6 +40,12 @@ pub struct TicketClaims {
     /// The authenticated principal the ticket was issued to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// What the statement may change.
+    #[serde(default)]
+    pub access: dmesh_connector_api::AccessMode,
+    /// Queries the principal may run at once, when capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
 }
 
 impl TicketClaims {
@@ -151,6 +157,8 @@ mod tests {
             max_bytes: None,
             timeout_ms: None,
             expires_at_ms,
+            access: dmesh_connector_api::AccessMode::ReadOnly,
+            max_concurrent: None,
         }
     }
 

@@ -282,7 +282,7 @@ fn without_authentication_it_listens_on_loopback_only() {
 fn help_describes_every_command() {
     let out = Command::new(BIN).arg("--help").output().expect("runs");
     let help = ok(&out);
-    for cmd in ["serve", "connector", "query", "tables", "describe", "explain"] {
+    for cmd in ["serve", "connector", "query", "tables", "describe", "explain", "token", "role", "whoami"] {
         assert!(help.contains(cmd), "{cmd} in {help}");
     }
     let out = Command::new(BIN).args(["query", "--help"]).output().expect("runs");
@@ -413,5 +413,62 @@ fn a_canary_password_appears_in_no_log_line_error_or_reply() {
     for form in [canary.as_str(), b64.as_str(), hex.as_str()] {
         assert!(!seen.contains(form), "the canary leaked as {form}");
     }
+    server.stop();
+}
+
+#[test]
+fn tokens_and_roles_are_managed_from_the_cli() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(state.path());
+    let me = ok(&server.dmesh(&["whoami"]));
+    assert!(me.contains("anonymous") && me.contains("not authenticated"), "{me}");
+
+    // The first token switches authentication on.
+    let created = server.dmesh(&["token", "create", "--principal", "root", "--role", "admin"]);
+    let root = ok(&created).trim().to_owned();
+    assert!(root.starts_with("dmesh_"), "{root}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("shown only now"));
+    let e = fails(&server.dmesh(&["connector", "list"]));
+    assert!(e.contains("UNAUTHENTICATED"), "{e}");
+    let as_root = |args: &[&str]| {
+        let mut all = vec!["--token", root.as_str()];
+        all.extend_from_slice(args);
+        server.dmesh(&all)
+    };
+    assert!(ok(&as_root(&["connector", "list"])).contains("demo"));
+
+    // A role narrowed to one table, with a row cap, for a new principal.
+    ok(&as_root(&["role", "set", "orders-reader", "--grant", "demo:public.orders=read", "--max-rows", "3"]));
+    let roles = ok(&as_root(&["role", "list"]));
+    assert!(roles.contains("orders-reader") && roles.contains("demo:public.orders=read") && roles.contains("rows 3"), "{roles}");
+    let ann = ok(&as_root(&["token", "create", "--principal", "ann", "--role", "orders-reader"])).trim().to_owned();
+    let as_ann = |args: &[&str]| {
+        let mut all = vec!["--token", ann.as_str()];
+        all.extend_from_slice(args);
+        server.dmesh(&all)
+    };
+    let out = as_ann(&["query", "demo", "SELECT order_id FROM orders", "--format", "csv"]);
+    let csv = ok(&out);
+    assert_eq!(csv.lines().count(), 4, "a header and 3 rows: {csv}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_rows = 3"));
+    let e = fails(&as_ann(&["query", "demo", "SELECT * FROM customers"]));
+    assert!(e.contains("PERMISSION_DENIED") && e.contains("public.customers"), "{e}");
+    let tables = ok(&as_ann(&["tables", "demo"]));
+    assert!(tables.contains("orders") && !tables.contains("customers"), "{tables}");
+    let e = fails(&as_ann(&["token", "create", "--principal", "ann", "--role", "admin"]));
+    assert!(e.contains("PERMISSION_DENIED"), "{e}");
+
+    // Listed by id, never by value; revoked at once.
+    let list = ok(&as_root(&["token", "list"]));
+    assert!(!list.contains(&ann) && !list.contains(&root), "{list}");
+    let id = list
+        .lines()
+        .find(|l| l.contains(" ann "))
+        .and_then(|l| l.split(['│', '┆']).map(str::trim).find(|c| c.starts_with('t')))
+        .expect("ann's token id")
+        .to_owned();
+    assert!(ok(&as_root(&["token", "revoke", &id])).contains("revoked"));
+    let e = fails(&as_ann(&["tables", "demo"]));
+    assert!(e.contains("UNAUTHENTICATED"), "{e}");
     server.stop();
 }

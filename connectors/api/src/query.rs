@@ -126,6 +126,14 @@ pub trait QueryConnector: Send + Sync {
         SqlDialect::Generic
     }
 
+    /// The schema an unqualified table name always resolves to, when that
+    /// is fixed; `None` when it depends on the session (PostgreSQL's
+    /// `search_path`). The gateway's table policy uses it to place names
+    /// written without a schema.
+    fn default_schema(&self) -> Option<String> {
+        None
+    }
+
     /// The tables and views the connector exposes, in name order.
     ///
     /// # Errors

@@ -157,8 +157,18 @@ pub enum AccessMode {
     /// Reads only; enforced by the connector as deeply as its source allows.
     #[default]
     ReadOnly,
-    /// Reads and writes, for callers and connectors allowed to write.
+    /// Reads and changes to rows, for callers and connectors allowed to write.
     ReadWrite,
+    /// Reads, changes to rows, and changes to the schema or the session
+    /// (DDL), for callers holding that right on connectors allowed to write.
+    Ddl,
+}
+
+impl AccessMode {
+    /// Whether the mode allows any change at all.
+    pub fn writes(self) -> bool {
+        self != AccessMode::ReadOnly
+    }
 }
 
 /// A value bound to a statement parameter.

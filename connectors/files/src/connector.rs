@@ -173,7 +173,7 @@ fn check_read_only(statement: &DfStatement, access: AccessMode) -> Result<()> {
     };
     let why = match access {
         AccessMode::ReadOnly => "this request is read-only",
-        AccessMode::ReadWrite => "the files connector never writes",
+        AccessMode::ReadWrite | AccessMode::Ddl => "the files connector never writes",
     };
     Err(Error::permission_denied(format!(
         "{what} is not allowed: {why}; only a single query (SELECT, WITH ... SELECT, VALUES) runs here"
@@ -298,6 +298,10 @@ impl Connector for FilesConnector {
 
 #[async_trait]
 impl QueryConnector for FilesConnector {
+    fn default_schema(&self) -> Option<String> {
+        Some(SCHEMA.to_owned())
+    }
+
     async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>> {
         if filter.schema.as_deref().is_some_and(|s| s != SCHEMA) {
             return Ok(Vec::new());

@@ -60,7 +60,8 @@ pub(crate) struct Plan {
 impl Inner {
     /// Classifies a request and checks it against the access mode.
     pub(crate) fn plan(&self, request: &QueryRequest) -> Result<Plan> {
-        let writable = request.access == AccessMode::ReadWrite && self.config.allow_writes;
+        let writable = request.access.writes() && self.config.allow_writes;
+        let ddl = request.access == AccessMode::Ddl && self.config.allow_writes;
         let class = classify(&request.sql);
         let checked = self.config.check_statements && !writable;
         let refuse = |what: &str| {
@@ -78,7 +79,14 @@ impl Inner {
                 ))
                 .with_reason("ONE_STATEMENT"));
             }
-            Class::Write(what) if !writable && self.config.check_statements => {
+            Class::Schema(what) if writable && !ddl && self.config.check_statements => {
+                return Err(Error::permission_denied(format!(
+                    "{what} changes the schema or the session, which needs the `ddl` right; this request may \
+                     change rows only"
+                ))
+                .with_reason("DDL_NOT_ALLOWED"));
+            }
+            Class::Write(what) | Class::Schema(what) if !writable && self.config.check_statements => {
                 let why = if self.config.allow_writes {
                     "this request is read-only"
                 } else {

@@ -22,8 +22,12 @@ pub(crate) enum Class {
     Query { split: Option<Box<Splittable>> },
     /// A read that is not a query: EXPLAIN without ANALYZE, SHOW.
     OtherRead,
-    /// Anything that may write, named by its leading keywords.
+    /// A change to rows (INSERT, UPDATE, DELETE, MERGE, a data-modifying
+    /// WITH), named by its leading keywords.
     Write(String),
+    /// Anything else that is not a read: DDL, session and transaction
+    /// control, COPY, CALL, DO, ...; named by its leading keywords.
+    Schema(String),
     /// More than one statement.
     Several(usize),
     /// A query that reaches outside a read: files, programs, large objects,
@@ -142,7 +146,10 @@ pub(crate) fn classify(sql: &str) -> Class {
         | Statement::ShowVariable { .. }
         | Statement::ShowTables { .. }
         | Statement::ShowColumns { .. } => Class::OtherRead,
-        other => Class::Write(leading_words(other)),
+        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) => {
+            Class::Write(leading_words(&statement))
+        }
+        other => Class::Schema(leading_words(other)),
     }
 }
 
@@ -291,7 +298,7 @@ mod tests {
     #[test]
     fn writes_and_lists_are_named() {
         assert!(matches!(classify("DELETE FROM t"), Class::Write(w) if w == "DELETE"));
-        assert!(matches!(classify("DROP TABLE t"), Class::Write(w) if w == "DROP TABLE"));
+        assert!(matches!(classify("DROP TABLE t"), Class::Schema(w) if w == "DROP TABLE"));
         assert!(matches!(classify("SELECT 1; DROP TABLE t"), Class::Several(2)));
         assert!(matches!(classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Class::Write(_)));
         assert!(matches!(classify("SHOW search_path"), Class::OtherRead));

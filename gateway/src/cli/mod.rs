@@ -14,6 +14,7 @@ use arrow_flight::decode::DecodedPayload;
 use arrow_flight::{FlightClient, Ticket};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dmesh_proto::v1 as pb;
+use dmesh_proto::v1::access_service_client::AccessServiceClient;
 use dmesh_proto::v1::connector_registry_client::ConnectorRegistryClient;
 use dmesh_proto::v1::query_service_client::QueryServiceClient;
 use futures::StreamExt;
@@ -29,6 +30,10 @@ pub struct Cli {
     /// The gateway to talk to.
     #[arg(long, global = true, env = "DMESH_ENDPOINT", default_value = "http://127.0.0.1:50051")]
     pub endpoint: String,
+
+    /// The API token to call the gateway with, when it authenticates calls.
+    #[arg(long, global = true, env = "DMESH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 
     /// What to do.
     #[command(subcommand)]
@@ -60,6 +65,14 @@ pub enum Command {
         /// The table: `name` or `schema.name`.
         table: String,
     },
+    /// Manage API tokens: create, list, revoke (needs the `admin` right).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage roles: list, set, remove (needs the `admin` right).
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Show who the gateway takes you for, with your roles, grants and limits.
+    Whoami,
     /// Show how a query would run, without running it.
     Explain {
         /// The connector instance.
@@ -137,6 +150,67 @@ pub enum ConnectorCommand {
     },
 }
 
+/// `dmesh token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an API token for a principal; it is printed once and kept only
+    /// as a hash. Once a token exists, every call must authenticate.
+    Create {
+        /// Who the token authenticates (letters, digits, `_ . @ -`).
+        #[arg(long)]
+        principal: String,
+        /// A role the principal holds (repeatable): `reader`, `admin`, or one of `dmesh role list`.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// How long the token works, e.g. `30d`; without it, until revoked.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<Duration>,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token, and every session opened with it, at once.
+    Revoke {
+        /// The token's id, from `dmesh token list`.
+        id: String,
+    },
+}
+
+/// `dmesh role ...`.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// List roles with their grants and limits.
+    List,
+    /// Define or replace a role kept by the gateway.
+    ///
+    /// A grant is `CONNECTOR[:TABLES][=RIGHTS]`: `warehouse=read`,
+    /// `warehouse:public.*,sales.orders=read,write`, `*=read`. Rights: read,
+    /// write, ddl, jobs, admin.
+    Set {
+        /// The role's name.
+        name: String,
+        /// A grant (repeatable).
+        #[arg(long = "grant", required = true)]
+        grants: Vec<String>,
+        /// Rows per result.
+        #[arg(long)]
+        max_rows: Option<u64>,
+        /// Bytes of Arrow data per result, e.g. `64MiB`.
+        #[arg(long)]
+        max_bytes: Option<String>,
+        /// Time per statement, e.g. `30s`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        statement_timeout: Option<Duration>,
+        /// Queries at once.
+        #[arg(long)]
+        max_concurrent: Option<u32>,
+    },
+    /// Remove a role kept by the gateway.
+    Remove {
+        /// The role's name.
+        name: String,
+    },
+}
+
 /// Options of `dmesh connector add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -175,6 +249,10 @@ pub struct QueryArgs {
     /// Time allowed for the query, e.g. `30s` or `2m`.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
+    /// Run the statement as a change (needs the `write` or `ddl` right and a
+    /// connector that allows writes); without it every statement is read-only.
+    #[arg(long)]
+    pub write: bool,
 }
 
 /// Rows the `table` format shows when no `--limit` is given.
@@ -184,10 +262,12 @@ const TABLE_DEFAULT_LIMIT: u64 = 10_000;
 ///
 /// # Errors
 /// One clear line for the user; the caller prints it and exits non-zero.
-pub async fn run_client(endpoint: &str, command: Command) -> anyhow::Result<()> {
+pub async fn run_client(endpoint: &str, token: Option<&str>, command: Command) -> anyhow::Result<()> {
     let channel = connect(endpoint).await?;
-    let mut registry = ConnectorRegistryClient::new(channel.clone());
-    let mut query = QueryServiceClient::new(channel.clone());
+    let auth = AuthHeader::new(token)?;
+    let mut registry = ConnectorRegistryClient::with_interceptor(channel.clone(), auth.clone());
+    let mut query = QueryServiceClient::with_interceptor(channel.clone(), auth.clone());
+    let mut access = AccessServiceClient::with_interceptor(channel.clone(), auth.clone());
     let mut out = std::io::stdout().lock();
     match command {
         Command::Serve(_) => bail!("`serve` is not a client command"),
@@ -301,13 +381,125 @@ pub async fn run_client(endpoint: &str, command: Command) -> anyhow::Result<()> 
                 .into_inner();
             output::explain(&mut out, &r)?;
         }
-        Command::Query(args) => run_query(channel, args).await?,
+        Command::Query(args) => run_query(channel, &auth, args).await?,
+        Command::Whoami => {
+            let me = access.who_am_i(pb::WhoAmIRequest {}).await.map_err(status)?.into_inner();
+            output::whoami(&mut out, &me)?;
+        }
+        Command::Token(TokenCommand::Create {
+            principal,
+            roles,
+            expires_in,
+        }) => {
+            let r = access
+                .create_token(pb::CreateTokenRequest {
+                    principal,
+                    roles,
+                    ttl_seconds: expires_in.map_or(0, |d| d.as_secs().max(1)),
+                })
+                .await
+                .map_err(status)?
+                .into_inner();
+            let info = r.info.unwrap_or_default();
+            writeln!(out, "{}", r.token)?;
+            eprintln!(
+                "token `{}` for `{}` created; it is shown only now: keep it in a secret store",
+                info.id, info.principal
+            );
+        }
+        Command::Token(TokenCommand::List) => {
+            let r = access.list_tokens(pb::ListTokensRequest {}).await.map_err(status)?.into_inner();
+            output::tokens(&mut out, &r.tokens)?;
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            let r = access.revoke_token(pb::RevokeTokenRequest { id }).await.map_err(status)?.into_inner();
+            let info = r.info.unwrap_or_default();
+            writeln!(out, "revoked token `{}` of `{}`", info.id, info.principal)?;
+        }
+        Command::Role(RoleCommand::List) => {
+            let r = access.list_roles(pb::ListRolesRequest {}).await.map_err(status)?.into_inner();
+            output::roles(&mut out, &r.roles)?;
+        }
+        Command::Role(RoleCommand::Set {
+            name,
+            grants,
+            max_rows,
+            max_bytes,
+            statement_timeout,
+            max_concurrent,
+        }) => {
+            let grants = grants
+                .iter()
+                .map(|g| crate::policy::Grant::parse(g).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let max_bytes = max_bytes
+                .map(|b| dmesh_connector_api::parse_size(&b).ok_or_else(|| anyhow!("--max-bytes `{b}` is not a size (e.g. 64MiB)")))
+                .transpose()?;
+            access
+                .put_role(pb::PutRoleRequest {
+                    role: Some(pb::Role {
+                        name: name.clone(),
+                        grants: grants
+                            .iter()
+                            .map(|g| pb::Grant {
+                                connector: g.connector.clone(),
+                                tables: g.tables.clone(),
+                                rights: g.rights.iter().map(|r| r.name().to_owned()).collect(),
+                            })
+                            .collect(),
+                        limits: Some(pb::RoleLimits {
+                            max_rows,
+                            max_bytes,
+                            statement_timeout_ms: statement_timeout.map(|d| d.as_millis() as u64),
+                            max_concurrent,
+                        }),
+                        source: String::new(),
+                    }),
+                })
+                .await
+                .map_err(status)?;
+            writeln!(out, "role `{name}` set")?;
+        }
+        Command::Role(RoleCommand::Remove { name }) => {
+            access
+                .delete_role(pb::DeleteRoleRequest { name: name.clone() })
+                .await
+                .map_err(status)?;
+            writeln!(out, "removed role `{name}`")?;
+        }
     }
     out.flush()?;
     Ok(())
 }
 
-async fn run_query(channel: Channel, args: QueryArgs) -> anyhow::Result<()> {
+/// Adds the API token to every call.
+#[derive(Clone, Debug)]
+struct AuthHeader(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl AuthHeader {
+    fn new(token: Option<&str>) -> anyhow::Result<Self> {
+        token
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                format!("Bearer {}", t.trim())
+                    .parse()
+                    .map_err(|_| anyhow!("the token holds characters a header cannot carry"))
+            })
+            .transpose()
+            .map(Self)
+    }
+}
+
+impl tonic::service::Interceptor for AuthHeader {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+async fn run_query(channel: Channel, auth: &AuthHeader, args: QueryArgs) -> anyhow::Result<()> {
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     if to_terminal && matches!(args.format, Format::Arrow | Format::Parquet) {
         bail!(
@@ -316,7 +508,7 @@ async fn run_query(channel: Channel, args: QueryArgs) -> anyhow::Result<()> {
         );
     }
     let max_rows = args.limit.or((args.format == Format::Table).then_some(TABLE_DEFAULT_LIMIT));
-    let mut query = QueryServiceClient::new(channel.clone());
+    let mut query = QueryServiceClient::with_interceptor(channel.clone(), auth.clone());
     let reply = query
         .execute(pb::ExecuteRequest {
             connector: args.connector.clone(),
@@ -328,6 +520,7 @@ async fn run_query(channel: Channel, args: QueryArgs) -> anyhow::Result<()> {
                 timeout: args.timeout.map(crate::convert::duration),
             }),
             inline: None,
+            write: args.write,
         })
         .await
         .map_err(status)?
@@ -347,6 +540,9 @@ async fn run_query(channel: Channel, args: QueryArgs) -> anyhow::Result<()> {
     let progress = args.output.is_some() && std::io::stderr().is_terminal();
 
     let mut flight = FlightClient::new(channel);
+    if let Some(v) = auth.0.as_ref().and_then(|v| v.to_str().ok()) {
+        flight.add_header("authorization", v).map_err(flight_error)?;
+    }
     let mut stream = flight
         .do_get(Ticket::new(ticket))
         .await

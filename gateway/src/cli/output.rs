@@ -142,6 +142,83 @@ pub fn connectors(out: &mut impl Write, cs: &[pb::Connector]) -> anyhow::Result<
     Ok(())
 }
 
+fn grant_text(g: &pb::Grant) -> String {
+    let tables = if g.tables.is_empty() { String::new() } else { format!(":{}", g.tables.join(",")) };
+    format!("{}{tables}={}", g.connector, g.rights.join(","))
+}
+
+fn limits_text(l: Option<&pb::RoleLimits>) -> String {
+    let Some(l) = l else { return "-".into() };
+    let mut parts = Vec::new();
+    if let Some(v) = l.max_rows {
+        parts.push(format!("rows {v}"));
+    }
+    if let Some(v) = l.max_bytes {
+        parts.push(format!("bytes {v}"));
+    }
+    if let Some(v) = l.statement_timeout_ms {
+        parts.push(format!("time {}", humantime::format_duration(std::time::Duration::from_millis(v))));
+    }
+    if let Some(v) = l.max_concurrent {
+        parts.push(format!("concurrent {v}"));
+    }
+    if parts.is_empty() { "-".into() } else { parts.join(", ") }
+}
+
+fn when(t: Option<&prost_types::Timestamp>) -> String {
+    t.and_then(|t| {
+        let d = std::time::Duration::new(t.seconds.max(0) as u64, t.nanos.max(0) as u32);
+        humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + d).to_string().into()
+    })
+    .unwrap_or_else(|| "-".into())
+}
+
+/// `dmesh whoami`.
+pub fn whoami(out: &mut impl Write, me: &pb::WhoAmIResponse) -> anyhow::Result<()> {
+    let how = if me.authenticated { "authenticated" } else { "calls are not authenticated" };
+    writeln!(out, "principal: {} ({how})", me.principal)?;
+    writeln!(out, "roles:     {}", if me.roles.is_empty() { "-".into() } else { me.roles.join(", ") })?;
+    let grants: Vec<String> = me.grants.iter().map(grant_text).collect();
+    writeln!(out, "grants:    {}", if grants.is_empty() { "-".into() } else { grants.join("  ") })?;
+    writeln!(out, "limits:    {}", limits_text(me.limits.as_ref()))?;
+    Ok(())
+}
+
+/// `dmesh token list`.
+pub fn tokens(out: &mut impl Write, ts: &[pb::TokenInfo]) -> anyhow::Result<()> {
+    if ts.is_empty() {
+        writeln!(out, "no tokens: calls are not authenticated; mint one with `dmesh token create --principal NAME --role admin`")?;
+        return Ok(());
+    }
+    let mut t = table();
+    t.set_header(["ID", "PRINCIPAL", "ROLES", "SOURCE", "CREATED", "EXPIRES", "REVOKED"]);
+    for k in ts {
+        t.add_row([
+            k.id.clone(),
+            k.principal.clone(),
+            if k.roles.is_empty() { "-".into() } else { k.roles.join(", ") },
+            k.source.clone(),
+            when(k.created_at.as_ref()),
+            when(k.expires_at.as_ref()),
+            when(k.revoked_at.as_ref()),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
+/// `dmesh role list`.
+pub fn roles(out: &mut impl Write, rs: &[pb::Role]) -> anyhow::Result<()> {
+    let mut t = table();
+    t.set_header(["ROLE", "SOURCE", "GRANTS", "LIMITS"]);
+    for r in rs {
+        let grants: Vec<String> = r.grants.iter().map(grant_text).collect();
+        t.add_row([r.name.clone(), r.source.clone(), grants.join("\n"), limits_text(r.limits.as_ref())]);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
 /// `dmesh connector show`.
 pub fn connector(out: &mut impl Write, c: &pb::Connector) -> anyhow::Result<()> {
     writeln!(out, "name:     {}", c.name)?;

@@ -42,7 +42,10 @@ impl CatalogService for CatalogApi {
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
         let instance = self.0.instance_for(&metadata, &r.connector)?;
-        let m = instance.catalog()?.get_table_metadata(&table).await.map_err(GatewayError::from)?;
+        let caller = self.0.caller(&metadata);
+        let mut m = instance.catalog()?.get_table_metadata(&table).await.map_err(GatewayError::from)?;
+        caller.require_table(&r.connector, &m.info.table)?;
+        m.foreign_keys.retain(|f| caller.sees(&r.connector, &f.referenced_table));
         Ok(Response::new(pb::TableMetadata {
             table: Some(convert::table_info(&m.info)),
             columns: m
@@ -91,6 +94,8 @@ impl CatalogService for CatalogApi {
             .search_tables(&r.query, 10 * DEFAULT_PAGE)
             .await
             .map_err(GatewayError::from)?;
+        let caller = self.0.caller(&metadata);
+        let hits: Vec<_> = hits.into_iter().filter(|h| caller.sees(&r.connector, &h.table.table)).collect();
         let (page, next_page_token) = paginate(hits, r.page.as_ref())?;
         Ok(Response::new(pb::SearchTablesResponse {
             hits: page
@@ -115,11 +120,23 @@ impl CatalogService for CatalogApi {
             _ => api::LineageDirection::Both,
         };
         let instance = self.0.instance_for(&metadata, &r.connector)?;
-        let l = instance
+        let caller = self.0.caller(&metadata);
+        caller.require_table(&r.connector, &table)?;
+        let mut l = instance
             .catalog()?
             .get_lineage(&table, direction, r.depth.max(1))
             .await
             .map_err(GatewayError::from)?;
+        // Nodes the caller may not see are left out, with their edges.
+        l.nodes.retain(|n| caller.sees(n.connector.as_deref().unwrap_or(&r.connector), &n.table));
+        let kept: std::collections::HashSet<&str> = l.nodes.iter().map(|n| n.id.as_str()).collect();
+        let edges: Vec<_> = l
+            .edges
+            .iter()
+            .filter(|e| kept.contains(e.from_id.as_str()) && kept.contains(e.to_id.as_str()))
+            .cloned()
+            .collect();
+        l.edges = edges;
         Ok(Response::new(pb::Lineage {
             nodes: l
                 .nodes
@@ -152,6 +169,7 @@ impl CatalogService for CatalogApi {
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        self.0.caller(&metadata).require_table(&r.connector, &table)?;
         let cs = instance.catalog()?.get_classifications(&table).await.map_err(GatewayError::from)?;
         Ok(Response::new(pb::GetClassificationsResponse {
             classifications: cs

@@ -2,6 +2,7 @@
 //! the family trait, and converts the answer; errors pass through
 //! [`GatewayError`](crate::error::GatewayError)'s one conversion to a status.
 
+mod access;
 mod catalog;
 mod processing;
 mod query;
@@ -10,6 +11,7 @@ mod storage;
 
 use std::sync::Arc;
 
+pub use access::AccessApi;
 pub use catalog::CatalogApi;
 pub use processing::ProcessingApi;
 pub use query::QueryApi;
@@ -17,6 +19,7 @@ pub use registry::RegistryApi;
 pub use storage::StorageApi;
 
 use crate::engine::QueryEngine;
+use crate::policy::{Policy, Relation, Right};
 
 /// What every service shares.
 #[derive(Debug)]
@@ -25,8 +28,67 @@ pub struct AppState {
     pub engine: QueryEngine,
     /// Inline results are capped at this many rows when the client gives no cap.
     pub inline_max_rows: u64,
-    /// Checks credentials; `None` when calls are not authenticated.
-    pub auth: Option<crate::auth::Authenticator>,
+    /// Checks credentials and holds the principals' policies.
+    pub auth: crate::auth::Authenticator,
+}
+
+/// The caller of one call: who, and what they may do.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The authenticated principal; `None` when calls are not authenticated.
+    pub principal: Option<String>,
+    /// Their rights and limits.
+    pub policy: Arc<Policy>,
+}
+
+impl Caller {
+    /// The name to show in messages and audit lines.
+    pub fn name(&self) -> &str {
+        self.principal.as_deref().unwrap_or("anonymous")
+    }
+
+    /// Refuses a caller without `right` on `connector`.
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED naming the principal, the right and the connector.
+    pub fn require(&self, right: Right, connector: &str) -> Result<(), tonic::Status> {
+        if self.policy.may(right, connector) {
+            Ok(())
+        } else {
+            Err(tonic::Status::permission_denied(format!(
+                "principal `{}` lacks the `{}` right on connector `{connector}`",
+                self.name(),
+                right.name()
+            )))
+        }
+    }
+
+    /// Refuses a caller that may not read `table` of `connector`.
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED naming the table.
+    pub fn require_table(&self, connector: &str, table: &dmesh_connector_api::TableRef) -> Result<(), tonic::Status> {
+        if self.sees(connector, table) {
+            Ok(())
+        } else {
+            Err(tonic::Status::permission_denied(format!(
+                "principal `{}` may not read table `{table}` of connector `{connector}`",
+                self.name()
+            )))
+        }
+    }
+
+    /// Whether the caller may see `table` of `connector` in listings.
+    pub fn sees(&self, connector: &str, table: &dmesh_connector_api::TableRef) -> bool {
+        self.policy.may_table(
+            Right::Read,
+            connector,
+            &Relation {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+            },
+        )
+    }
 }
 
 impl AppState {
@@ -38,23 +100,22 @@ impl AppState {
             .map(str::to_owned)
     }
 
-    /// Refuses a caller that may not use `connector`.
+    /// Who is calling, and what they may do.
+    pub fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Caller {
+        let principal = Self::principal(metadata);
+        let policy = self.auth.policy(principal.as_deref());
+        Caller { principal, policy }
+    }
+
+    /// Refuses a caller that may not read `connector`.
     ///
     /// # Errors
     /// PERMISSION_DENIED naming the principal and the connector.
     pub fn allow(&self, metadata: &tonic::metadata::MetadataMap, connector: &str) -> Result<(), tonic::Status> {
-        let Some(auth) = &self.auth else { return Ok(()) };
-        let principal = Self::principal(metadata).unwrap_or_default();
-        if auth.may_use(&principal, connector) {
-            Ok(())
-        } else {
-            Err(tonic::Status::permission_denied(format!(
-                "principal `{principal}` may not use connector `{connector}`"
-            )))
-        }
+        self.caller(metadata).require(Right::Read, connector)
     }
 
-    /// The connector instance `name`, when the caller may use it.
+    /// The connector instance `name`, when the caller may read it.
     ///
     /// # Errors
     /// PERMISSION_DENIED, or the registry's NOT_FOUND.
@@ -72,18 +133,27 @@ impl AppState {
         self.allow(metadata, connector).is_ok()
     }
 
-    /// Refuses a caller that may not change the registry.
+    /// Refuses a caller that may not add or remove `connector`.
     ///
     /// # Errors
     /// PERMISSION_DENIED.
-    pub fn allow_admin(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(), tonic::Status> {
-        let Some(auth) = &self.auth else { return Ok(()) };
-        let principal = Self::principal(metadata).unwrap_or_default();
-        if auth.is_admin(&principal) {
-            Ok(())
+    pub fn allow_admin(&self, metadata: &tonic::metadata::MetadataMap, connector: &str) -> Result<(), tonic::Status> {
+        self.caller(metadata).require(Right::Admin, connector)
+    }
+
+    /// Refuses a caller that may not manage tokens and roles (the `admin`
+    /// right on every connector).
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED.
+    pub fn allow_access_admin(&self, metadata: &tonic::metadata::MetadataMap) -> Result<Caller, tonic::Status> {
+        let caller = self.caller(metadata);
+        if caller.policy.may_everywhere(Right::Admin, "*") {
+            Ok(caller)
         } else {
             Err(tonic::Status::permission_denied(format!(
-                "principal `{principal}` may not add or remove connectors (needs `admin = true`)"
+                "principal `{}` may not manage tokens and roles (needs the `admin` right on `*`)",
+                caller.name()
             )))
         }
     }

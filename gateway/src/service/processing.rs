@@ -65,6 +65,7 @@ impl ProcessingService for ProcessingApi {
         let metadata = request.metadata().clone();
         let r = request.into_inner();
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        self.0.caller(&metadata).require(crate::policy::Right::Jobs, &r.connector)?;
         let spec = api::JobSpec {
             job_type: r.job_type,
             spec: r.spec.as_ref().map(convert::struct_to_json).unwrap_or_default(),
@@ -139,6 +140,7 @@ impl ProcessingService for ProcessingApi {
         let metadata = request.metadata().clone();
         let r = request.into_inner();
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        self.0.caller(&metadata).require(crate::policy::Right::Jobs, &r.connector)?;
         let s = instance.processing()?.cancel_job(&r.job_id).await.map_err(GatewayError::from)?;
         Ok(Response::new(job(&r.connector, s)))
     }

@@ -24,14 +24,18 @@ impl QueryService for QueryApi {
     async fn execute(&self, request: Request<pb::ExecuteRequest>) -> Result<Response<pb::ExecuteResponse>, Status> {
         let deadline = crate::engine::client_deadline(request.metadata());
         self.0.allow(request.metadata(), &request.get_ref().connector)?;
-        let principal = AppState::principal(request.metadata());
+        let caller = self.0.caller(request.metadata());
         let r = request.into_inner();
         let mut limits = convert::limits(r.limits.as_ref())?;
         if let Some(d) = deadline {
             limits.timeout = Some(limits.timeout.map_or(d, |t| t.min(d)));
         }
         let params = convert::params(&r.params)?;
-        let prepared = self.0.engine.prepare_as(principal, &r.connector, &r.sql, params, limits).await?;
+        let prepared = self
+            .0
+            .engine
+            .prepare_for(&caller, &r.connector, &r.sql, params, limits, r.write)
+            .await?;
         let arrow_schema = ipc_stream(&prepared.schema, &[])?;
         let inline = match r.inline {
             Some(p) if p.max_rows > 0 => {
@@ -66,7 +70,9 @@ impl QueryService for QueryApi {
         let r = request.into_inner();
         let table = convert::table_ref_from(r.table.as_ref())?;
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        let caller = self.0.caller(&metadata);
         let schema = instance.query()?.get_schema(&table).await.map_err(GatewayError::from)?;
+        caller.require_table(&r.connector, &schema.info.table)?;
         let columns = schema
             .schema
             .fields()
@@ -94,7 +100,9 @@ impl QueryService for QueryApi {
         let filter = TableFilter {
             schema: (!r.schema.is_empty()).then(|| r.schema.clone()),
         };
-        let tables = instance.query()?.list_tables(&filter).await.map_err(GatewayError::from)?;
+        let caller = self.0.caller(&metadata);
+        let mut tables = instance.query()?.list_tables(&filter).await.map_err(GatewayError::from)?;
+        tables.retain(|t| caller.sees(&r.connector, &t.table));
         let (page, next_page_token) = paginate(tables, r.page.as_ref())?;
         Ok(Response::new(pb::ListTablesResponse {
             tables: page.iter().map(convert::table_info).collect(),
@@ -109,6 +117,7 @@ impl QueryService for QueryApi {
             return Err(GatewayError::BadRequest("`sql` is empty; send the query to explain".into()).into());
         }
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        self.0.engine.authorize(&self.0.caller(&metadata), &r.connector, &r.sql, false)?;
         let req = dmesh_connector_api::QueryRequest {
             sql: r.sql,
             params: convert::params(&r.params)?,

@@ -81,7 +81,7 @@ impl ConnectorRegistry for RegistryApi {
         &self,
         request: Request<pb::AddConnectorRequest>,
     ) -> Result<Response<pb::AddConnectorResponse>, Status> {
-        self.0.allow_admin(request.metadata())?;
+        self.0.allow_admin(request.metadata(), &request.get_ref().name)?;
         let r = request.into_inner();
         if r.kind.is_empty() {
             return Err(GatewayError::BadRequest("`kind` is empty; `dmesh connector kinds` lists the kinds".into()).into());
@@ -163,7 +163,7 @@ impl ConnectorRegistry for RegistryApi {
         &self,
         request: Request<pb::RemoveConnectorRequest>,
     ) -> Result<Response<pb::RemoveConnectorResponse>, Status> {
-        self.0.allow_admin(request.metadata())?;
+        self.0.allow_admin(request.metadata(), &request.get_ref().name)?;
         self.0.registry().remove(&request.into_inner().name).await?;
         Ok(Response::new(pb::RemoveConnectorResponse {}))
     }

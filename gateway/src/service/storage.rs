@@ -83,6 +83,7 @@ impl StorageService for StorageApi {
             }
         };
         let instance = self.0.instance_for(&metadata, &header.connector)?;
+        self.0.caller(&metadata).require(crate::policy::Right::Write, &header.connector)?;
         let data = incoming.filter_map(|m| async move {
             match m {
                 Ok(pb::WriteObjectChunk {
@@ -104,6 +105,7 @@ impl StorageService for StorageApi {
         let metadata = request.metadata().clone();
         let r = request.into_inner();
         let instance = self.0.instance_for(&metadata, &r.connector)?;
+        self.0.caller(&metadata).require(crate::policy::Right::Write, &r.connector)?;
         instance.storage()?.delete(&r.path).await.map_err(GatewayError::from)?;
         Ok(Response::new(pb::DeleteObjectResponse {}))
     }

@@ -307,23 +307,35 @@ impl TestPki {
         make_certificates(dir);
         std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
             .expect("extensions file");
+        let (client_cert, client_key) = Self::sign_client(dir, client_name);
+        Self {
+            ca_cert: dir.join("ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert,
+            client_key,
+        }
+    }
+
+    /// Another client certificate from the same CA (CN = `name`): its
+    /// certificate and key files.
+    pub fn client(&self, name: &str) -> (PathBuf, PathBuf) {
+        let dir = self.ca_cert.parent().expect("the CA lives in a directory");
+        Self::sign_client(dir, name)
+    }
+
+    fn sign_client(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         let openssl = |args: &[&str]| {
             let mut c = Command::new("openssl");
             c.current_dir(dir).args(args);
             run(&mut c);
         };
-        let subject = format!("/CN={client_name}");
-        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj",
-                  &subject]);
-        openssl(&["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-                  "client.crt", "-days", "2", "-extfile", "client.ext"]);
-        Self {
-            ca_cert: dir.join("ca.crt"),
-            server_cert: dir.join("server.crt"),
-            server_key: dir.join("server.key"),
-            client_cert: dir.join("client.crt"),
-            client_key: dir.join("client.key"),
-        }
+        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+        let subject = format!("/CN={name}");
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &subject]);
+        openssl(&["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", &crt,
+                  "-days", "2", "-extfile", "client.ext"]);
+        (dir.join(crt), dir.join(key))
     }
 }
 
