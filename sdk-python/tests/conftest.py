@@ -13,11 +13,9 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests" / "python"))
 
 from gateway_fixture import demo_dir, dmesh_bin, gateway, running_gateway  # noqa: E402,F401
+from sdk_tokens import ADMIN_TOKEN, ANALYST_TOKEN  # noqa: E402
 
 import dmesh  # noqa: E402
-
-ADMIN_TOKEN = "admin-token-7d2e91"
-ANALYST_TOKEN = "analyst-token-4b8c03"
 
 
 def sha256(token: str) -> str:

@@ -285,3 +285,15 @@ def test_a_result_left_half_read_leaves_the_client_usable(client):
     assert next(batches).num_rows > 0
     batches.close()
     assert client.query("demo", "SELECT 1 AS x").column("x").to_pylist() == [1]
+
+
+def test_rows_keep_the_schema_execute_announced(client):
+    # The gateway announces `s` as nullable while its batches mark it not null;
+    # the SDK relabels the batches so that every result has one schema.
+    sql = "SELECT repeat('x', 3) AS s, 1.5 AS f"
+    announced = client.execute("demo", sql)
+    table = announced.read_all()
+    assert table.schema.equals(announced.schema)
+    assert table.to_pylist() == [{"s": "xxx", "f": 1.5}]
+    streamed = client.query("demo", sql, stream=True)
+    assert streamed.read_all().schema.equals(announced.schema)

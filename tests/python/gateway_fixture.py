@@ -31,32 +31,29 @@ def demo_dir() -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def running_gateway(dmesh_bin, state, *args):
-    """`dmesh serve` on 127.0.0.1:0 with `args`; yields its Flight endpoint (grpc://...)."""
-    proc = subprocess.Popen(
-        [dmesh_bin, "serve", "--listen", "127.0.0.1:0", "--state-dir", str(state), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def started_process(argv, pattern, what, timeout=60, **popen):
+    """Runs `argv` until its standard error prints a line matching `pattern`;
+    yields the match's first group, then stops the process (SIGTERM, then SIGKILL)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
     found = threading.Event()
-    address = {}
+    value = {}
     log = []
 
     def read():
         for line in proc.stderr:
             log.append(line)
-            m = re.search(r"dmesh gateway listening addr=(\S+)", line)
+            m = re.search(pattern, line)
             if m and not found.is_set():
-                address["addr"] = m.group(1)
+                value["value"] = m.group(1)
                 found.set()
 
     threading.Thread(target=read, daemon=True).start()
-    if not found.wait(60):
+    if not found.wait(timeout):
         proc.kill()
-        pytest.fail("the gateway did not start:\n" + "".join(log))
+        proc.wait()
+        pytest.fail(f"{what} did not start:\n" + "".join(log))
     try:
-        yield f"grpc://{address['addr']}"
+        yield value["value"]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -64,6 +61,14 @@ def running_gateway(dmesh_bin, state, *args):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def running_gateway(dmesh_bin, state, *args):
+    """`dmesh serve` on 127.0.0.1:0 with `args`; yields its Flight endpoint (grpc://...)."""
+    argv = [dmesh_bin, "serve", "--listen", "127.0.0.1:0", "--state-dir", str(state), *args]
+    with started_process(argv, r"dmesh gateway listening addr=(\S+)", "the gateway") as address:
+        yield f"grpc://{address}"
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from ._proto import query_pb2
+from .errors import DmeshError
 from .types import Truncation, schema_from_ipc
 
 
@@ -89,6 +90,23 @@ class ResultBase:
     def inline(self) -> bool:
         """Whether the rows came back in the Execute answer itself."""
         return self._answer.inline_ipc is not None
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch under the result's schema.
+
+        The gateway's rows can differ from the schema Execute announced in
+        nullability or field metadata (DataFusion infers a plan's nullability
+        more loosely than its batches carry it). Such batches are relabelled,
+        which leaves the data as it is; a batch whose types differ is an error.
+        """
+        if batch.schema.equals(self.schema):
+            return batch
+        if batch.schema.types != self.schema.types:
+            raise DmeshError(
+                "INTERNAL",
+                f"the gateway sent rows of schema {batch.schema} for a result of schema {self.schema}",
+            )
+        return pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
 
     def _start(self) -> None:
         if self._read:

@@ -46,10 +46,10 @@ class QueryResult(_arrow.ResultBase):
         self._start()
         if self._answer.inline_ipc is not None:
             for batch in self._answer.inline_batches():
-                yield batch
+                yield self._conform(batch)
             return
         async for batch in self._client._stream_ticket(self._answer.ticket, self):
-            yield batch
+            yield self._conform(batch)
 
     async def read_all(self) -> pa.Table:
         """All rows as one ``pyarrow.Table``."""
@@ -363,4 +363,4 @@ class Client(_channel.ClientBase):
     ) -> pa.Table:
         """See :meth:`dmesh.Client.read_table`."""
         answer = _arrow.ExecuteAnswer(await self._unary(_calls.read_table(connector, path, format, max_rows)))
-        return _arrow.table(answer.schema, [b async for b in self._stream_ticket(answer.ticket)])
+        return await QueryResult(self, answer).read_all()

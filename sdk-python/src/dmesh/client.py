@@ -39,9 +39,11 @@ class QueryResult(_arrow.ResultBase):
         """The record batches, as they arrive."""
         self._start()
         if self._answer.inline_ipc is not None:
-            yield from self._answer.inline_batches()
-            return
-        yield from self._client._stream_ticket(self._answer.ticket, self)
+            batches: Iterable[pa.RecordBatch] = self._answer.inline_batches()
+        else:
+            batches = self._client._stream_ticket(self._answer.ticket, self)
+        for batch in batches:
+            yield self._conform(batch)
 
     def reader(self) -> pa.RecordBatchReader:
         """A ``pyarrow.RecordBatchReader`` over the rows (DuckDB, Polars and pyarrow consume it as a stream)."""
@@ -407,4 +409,4 @@ class Client(_channel.ClientBase):
         ``format`` is detected from the file's extension when ``None``.
         """
         answer = _arrow.ExecuteAnswer(self._unary(_calls.read_table(connector, path, format, max_rows)))
-        return _arrow.table(answer.schema, self._stream_ticket(answer.ticket))
+        return QueryResult(self, answer).read_all()
