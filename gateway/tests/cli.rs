@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -40,9 +40,13 @@ impl Server {
             .expect("dmesh serve starts");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let mut sink = dmesh_testkit::log_file("cli-serve");
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
+                if let Some(f) = sink.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                if tx.send(line).is_err() && sink.is_none() {
                     break;
                 }
             }
@@ -70,12 +74,18 @@ impl Server {
     }
 
     fn dmesh_in(&self, args: &[&str], cwd: &Path) -> Output {
-        Command::new(BIN)
+        let out = Command::new(BIN)
             .args(args)
             .env("DMESH_ENDPOINT", &self.endpoint)
             .current_dir(cwd)
             .output()
-            .expect("dmesh runs")
+            .expect("dmesh runs");
+        // Replies and errors go to the canary sweep too.
+        if let Some(mut f) = dmesh_testkit::log_file("cli-command") {
+            let _ = f.write_all(&out.stdout);
+            let _ = f.write_all(&out.stderr);
+        }
+        out
     }
 
     /// SIGTERM, then a clean exit with the shutdown logged.

@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 
 /// Starts a gateway serving the demo connector, with its state in `state_dir`.
 pub async fn start(state_dir: &Path, ticket_ttl: Duration) -> RunningGateway {
+    dmesh_testkit::capture_logs();
     let mut config = GatewayConfig::default();
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     config.server.state_dir = Some(state_dir.to_owned());
@@ -26,6 +27,7 @@ pub async fn start(state_dir: &Path, ticket_ttl: Duration) -> RunningGateway {
 
 /// A channel to a running gateway.
 pub async fn channel(gw: &RunningGateway) -> Channel {
+    dmesh_testkit::capture_logs();
     Channel::from_shared(format!("http://{}", gw.local_addr()))
         .expect("uri")
         .connect()

@@ -16,8 +16,44 @@ use std::time::{Duration, Instant};
 
 /// The superuser's name in test clusters.
 pub const SUPERUSER: &str = "postgres";
-/// The superuser's password in test clusters.
-pub const SUPERUSER_PASSWORD: &str = "dmesh-test-superuser";
+/// The superuser's password in test clusters. Tests put it in connector
+/// configs, so it doubles as a canary: `tests/run` fails when it appears in
+/// any log the suite captured (see [`capture_logs`]).
+pub const SUPERUSER_PASSWORD: &str = "dmesh-canary-pg-superuser";
+
+/// The environment variable naming the directory where test logs are
+/// collected for the canary sweep.
+pub const LOG_DIR_ENV: &str = "DMESH_TEST_LOG_DIR";
+
+/// A new file in the test log directory, when `DMESH_TEST_LOG_DIR` is set.
+pub fn log_file(prefix: &str) -> Option<std::fs::File> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(std::env::var_os(LOG_DIR_ENV)?);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("{prefix}-{}-{n}.log", std::process::id()));
+    std::fs::File::create(path).ok()
+}
+
+/// Sends this test process's own log lines (the gateway's and the
+/// connectors', down to trace level) to a file in `DMESH_TEST_LOG_DIR`, when
+/// it is set, so the canary sweep reads what a real deployment would log.
+/// Safe to call many times.
+pub fn capture_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let Some(file) = log_file("in-process") else { return };
+        let filter = tracing_subscriber::EnvFilter::new(
+            "dmesh_gateway=trace,dmesh_connector_api=trace,dmesh_connector_files=trace,\
+             dmesh_connector_postgres=trace,tokio_postgres=debug,deadpool=debug,info",
+        );
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(Mutex::new(file))
+            .with_ansi(false)
+            .try_init();
+    });
+}
 
 /// A PostgreSQL cluster of its own for a test process.
 #[derive(Debug)]
@@ -57,6 +93,7 @@ impl PgServer {
     }
 
     fn start_with(tls: bool) -> PgServer {
+        capture_logs();
         let bindir = find_bindir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL server binaries not found: install Debian's `postgresql` package \
