@@ -82,7 +82,7 @@ def test_describe_table(toolbox, demo_dir):
     names = pq.read_schema(demo_dir / "orders.parquet").names
     assert lines[1] == f"{len(names)} columns:"
     assert [line.split()[1] for line in lines[2:]] == names
-    assert "- order_id Int64 not null" in lines
+    assert "- order_id int64 not null" in lines
     missing = toolbox.call("describe_table", {"connector": "demo", "table": "nope"})
     assert missing.is_error and missing.text.startswith("error [NOT_FOUND]:")
 

@@ -20,7 +20,7 @@ CALLS = {
     "list_connectors": ({}, "- demo (files; query, catalog)"),
     "list_tables": ({"connector": "demo"}, "- public.orders (external, parquet)"),
     "search_tables": ({"query": "email"}, "- demo: public.customers (matching columns: email)"),
-    "describe_table": ({"connector": "demo", "table": "orders"}, "- order_id Int64 not null"),
+    "describe_table": ({"connector": "demo", "table": "orders"}, "- order_id int64 not null"),
     "run_query": (
         {"connector": "demo", "sql": "SELECT count(*) AS n FROM orders"},
         "columns: n int64\nrows: 1\nn\n5000",

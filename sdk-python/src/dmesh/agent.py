@@ -349,11 +349,13 @@ class Toolbox:
         if info.description:
             lines.append(info.description)
         lines.append(f"{_plural(len(described.columns), 'column')}:")
+        types = {f.name: str(f.type) for f in described.schema}
         for c in described.columns:
             source = f" [{c.source_type}]" if c.source_type else ""
             null = "" if c.nullable else " not null"
             about = f" — {c.description}" if c.description else ""
-            lines.append(f"- {c.name} {c.arrow_type}{source}{null}{about}")
+            # The same type names as run_query's `columns:` line.
+            lines.append(f"- {c.name} {types.get(c.name, c.arrow_type)}{source}{null}{about}")
         return "\n".join(lines)
 
     def _run_query(self, args: Mapping[str, Any]) -> str:
