@@ -19,7 +19,7 @@ def require(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise ImportError(
-            f"{module} is not installed; install it with `pip install {module}` or `pip install 'dmesh[{extra}]'`"
+            f"{module} is not installed; install it (pip install {module}), or the SDK's `{extra}` extra"
         ) from None
 
 

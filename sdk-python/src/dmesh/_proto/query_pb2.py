@@ -25,41 +25,41 @@ _sym_db = _symbol_database.Default()
 from . import common_pb2 as dmesh_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x64mesh/v1/query.proto\x12\x08\x64mesh.v1\x1a\x15\x64mesh/v1/common.proto\"3\n\x0cInlinePolicy\x12\x10\n\x08max_rows\x18\x01 \x01(\x04\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\"\x9b\x01\n\x0e\x45xecuteRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\t\x12\x1f\n\x06params\x18\x03 \x03(\x0b\x32\x0f.dmesh.v1.Param\x12 \n\x06limits\x18\x04 \x01(\x0b\x32\x10.dmesh.v1.Limits\x12&\n\x06inline\x18\x05 \x01(\x0b\x32\x16.dmesh.v1.InlinePolicy\"\x83\x01\n\x0f\x45xecuteResponse\x12\x14\n\x0c\x61rrow_schema\x18\x01 \x01(\x0c\x12 \n\x06ticket\x18\x02 \x01(\x0b\x32\x10.dmesh.v1.Ticket\x12&\n\x06inline\x18\x03 \x01(\x0b\x32\x16.dmesh.v1.InlineResult\x12\x10\n\x08query_id\x18\x04 \x01(\t\"Y\n\x0cInlineResult\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12(\n\ntruncation\x18\x03 \x01(\x0b\x32\x14.dmesh.v1.Truncation\"H\n\x10GetSchemaRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12!\n\x05table\x18\x02 \x01(\x0b\x32\x12.dmesh.v1.TableRef\"f\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\narrow_type\x18\x02 \x01(\t\x12\x13\n\x0bsource_type\x18\x03 \x01(\t\x12\x10\n\x08nullable\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"p\n\x11GetSchemaResponse\x12\"\n\x05table\x18\x01 \x01(\x0b\x32\x13.dmesh.v1.TableInfo\x12\x14\n\x0c\x61rrow_schema\x18\x02 \x01(\x0c\x12!\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x10.dmesh.v1.Column\"\xba\x01\n\tTableInfo\x12!\n\x05table\x18\x01 \x01(\x0b\x32\x12.dmesh.v1.TableRef\x12\'\n\ntable_type\x18\x02 \x01(\x0e\x32\x13.dmesh.v1.TableType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x19\n\x0crow_estimate\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\tB\x0f\n\r_row_estimate\"[\n\x11ListTablesRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0e\n\x06schema\x18\x02 \x01(\t\x12#\n\x04page\x18\x03 \x01(\x0b\x32\x15.dmesh.v1.PageRequest\"R\n\x12ListTablesResponse\x12#\n\x06tables\x18\x01 \x03(\x0b\x32\x13.dmesh.v1.TableInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x0e\x45xplainRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\t\x12\x1f\n\x06params\x18\x03 \x03(\x0b\x32\x0f.dmesh.v1.Param\x12\x0f\n\x07verbose\x18\x04 \x01(\x08\"H\n\x0f\x45xplainResponse\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\'\n\x08sections\x18\x02 \x03(\x0b\x32\x15.dmesh.v1.PlanSection\")\n\x0bPlanSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t*\xa4\x01\n\tTableType\x12\x1a\n\x16TABLE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10TABLE_TYPE_TABLE\x10\x01\x12\x13\n\x0fTABLE_TYPE_VIEW\x10\x02\x12 \n\x1cTABLE_TYPE_MATERIALIZED_VIEW\x10\x03\x12\x17\n\x13TABLE_TYPE_EXTERNAL\x10\x04\x12\x15\n\x11TABLE_TYPE_SYSTEM\x10\x05\x32\x9d\x02\n\x0cQueryService\x12>\n\x07\x45xecute\x12\x18.dmesh.v1.ExecuteRequest\x1a\x19.dmesh.v1.ExecuteResponse\x12\x44\n\tGetSchema\x12\x1a.dmesh.v1.GetSchemaRequest\x1a\x1b.dmesh.v1.GetSchemaResponse\x12G\n\nListTables\x12\x1b.dmesh.v1.ListTablesRequest\x1a\x1c.dmesh.v1.ListTablesResponse\x12>\n\x07\x45xplain\x12\x18.dmesh.v1.ExplainRequest\x1a\x19.dmesh.v1.ExplainResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x64mesh/v1/query.proto\x12\x08\x64mesh.v1\x1a\x15\x64mesh/v1/common.proto\"3\n\x0cInlinePolicy\x12\x10\n\x08max_rows\x18\x01 \x01(\x04\x12\x11\n\tmax_bytes\x18\x02 \x01(\x04\"\xaa\x01\n\x0e\x45xecuteRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\t\x12\x1f\n\x06params\x18\x03 \x03(\x0b\x32\x0f.dmesh.v1.Param\x12 \n\x06limits\x18\x04 \x01(\x0b\x32\x10.dmesh.v1.Limits\x12&\n\x06inline\x18\x05 \x01(\x0b\x32\x16.dmesh.v1.InlinePolicy\x12\r\n\x05write\x18\x06 \x01(\x08\"\x83\x01\n\x0f\x45xecuteResponse\x12\x14\n\x0c\x61rrow_schema\x18\x01 \x01(\x0c\x12 \n\x06ticket\x18\x02 \x01(\x0b\x32\x10.dmesh.v1.Ticket\x12&\n\x06inline\x18\x03 \x01(\x0b\x32\x16.dmesh.v1.InlineResult\x12\x10\n\x08query_id\x18\x04 \x01(\t\"Y\n\x0cInlineResult\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x04\x12(\n\ntruncation\x18\x03 \x01(\x0b\x32\x14.dmesh.v1.Truncation\"H\n\x10GetSchemaRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12!\n\x05table\x18\x02 \x01(\x0b\x32\x12.dmesh.v1.TableRef\"f\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\narrow_type\x18\x02 \x01(\t\x12\x13\n\x0bsource_type\x18\x03 \x01(\t\x12\x10\n\x08nullable\x18\x04 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"p\n\x11GetSchemaResponse\x12\"\n\x05table\x18\x01 \x01(\x0b\x32\x13.dmesh.v1.TableInfo\x12\x14\n\x0c\x61rrow_schema\x18\x02 \x01(\x0c\x12!\n\x07\x63olumns\x18\x03 \x03(\x0b\x32\x10.dmesh.v1.Column\"\xba\x01\n\tTableInfo\x12!\n\x05table\x18\x01 \x01(\x0b\x32\x12.dmesh.v1.TableRef\x12\'\n\ntable_type\x18\x02 \x01(\x0e\x32\x13.dmesh.v1.TableType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x19\n\x0crow_estimate\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x10\n\x08location\x18\x05 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x06 \x01(\tB\x0f\n\r_row_estimate\"[\n\x11ListTablesRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0e\n\x06schema\x18\x02 \x01(\t\x12#\n\x04page\x18\x03 \x01(\x0b\x32\x15.dmesh.v1.PageRequest\"R\n\x12ListTablesResponse\x12#\n\x06tables\x18\x01 \x03(\x0b\x32\x13.dmesh.v1.TableInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x0e\x45xplainRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x0b\n\x03sql\x18\x02 \x01(\t\x12\x1f\n\x06params\x18\x03 \x03(\x0b\x32\x0f.dmesh.v1.Param\x12\x0f\n\x07verbose\x18\x04 \x01(\x08\"H\n\x0f\x45xplainResponse\x12\x0c\n\x04plan\x18\x01 \x01(\t\x12\'\n\x08sections\x18\x02 \x03(\x0b\x32\x15.dmesh.v1.PlanSection\")\n\x0bPlanSection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04plan\x18\x02 \x01(\t*\xa4\x01\n\tTableType\x12\x1a\n\x16TABLE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10TABLE_TYPE_TABLE\x10\x01\x12\x13\n\x0fTABLE_TYPE_VIEW\x10\x02\x12 \n\x1cTABLE_TYPE_MATERIALIZED_VIEW\x10\x03\x12\x17\n\x13TABLE_TYPE_EXTERNAL\x10\x04\x12\x15\n\x11TABLE_TYPE_SYSTEM\x10\x05\x32\x9d\x02\n\x0cQueryService\x12>\n\x07\x45xecute\x12\x18.dmesh.v1.ExecuteRequest\x1a\x19.dmesh.v1.ExecuteResponse\x12\x44\n\tGetSchema\x12\x1a.dmesh.v1.GetSchemaRequest\x1a\x1b.dmesh.v1.GetSchemaResponse\x12G\n\nListTables\x12\x1b.dmesh.v1.ListTablesRequest\x1a\x1c.dmesh.v1.ListTablesResponse\x12>\n\x07\x45xplain\x12\x18.dmesh.v1.ExplainRequest\x1a\x19.dmesh.v1.ExplainResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dmesh.v1.query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TABLETYPE']._serialized_start=1369
-  _globals['_TABLETYPE']._serialized_end=1533
+  _globals['_TABLETYPE']._serialized_start=1384
+  _globals['_TABLETYPE']._serialized_end=1548
   _globals['_INLINEPOLICY']._serialized_start=57
   _globals['_INLINEPOLICY']._serialized_end=108
   _globals['_EXECUTEREQUEST']._serialized_start=111
-  _globals['_EXECUTEREQUEST']._serialized_end=266
-  _globals['_EXECUTERESPONSE']._serialized_start=269
-  _globals['_EXECUTERESPONSE']._serialized_end=400
-  _globals['_INLINERESULT']._serialized_start=402
-  _globals['_INLINERESULT']._serialized_end=491
-  _globals['_GETSCHEMAREQUEST']._serialized_start=493
-  _globals['_GETSCHEMAREQUEST']._serialized_end=565
-  _globals['_COLUMN']._serialized_start=567
-  _globals['_COLUMN']._serialized_end=669
-  _globals['_GETSCHEMARESPONSE']._serialized_start=671
-  _globals['_GETSCHEMARESPONSE']._serialized_end=783
-  _globals['_TABLEINFO']._serialized_start=786
-  _globals['_TABLEINFO']._serialized_end=972
-  _globals['_LISTTABLESREQUEST']._serialized_start=974
-  _globals['_LISTTABLESREQUEST']._serialized_end=1065
-  _globals['_LISTTABLESRESPONSE']._serialized_start=1067
-  _globals['_LISTTABLESRESPONSE']._serialized_end=1149
-  _globals['_EXPLAINREQUEST']._serialized_start=1151
-  _globals['_EXPLAINREQUEST']._serialized_end=1249
-  _globals['_EXPLAINRESPONSE']._serialized_start=1251
-  _globals['_EXPLAINRESPONSE']._serialized_end=1323
-  _globals['_PLANSECTION']._serialized_start=1325
-  _globals['_PLANSECTION']._serialized_end=1366
-  _globals['_QUERYSERVICE']._serialized_start=1536
-  _globals['_QUERYSERVICE']._serialized_end=1821
+  _globals['_EXECUTEREQUEST']._serialized_end=281
+  _globals['_EXECUTERESPONSE']._serialized_start=284
+  _globals['_EXECUTERESPONSE']._serialized_end=415
+  _globals['_INLINERESULT']._serialized_start=417
+  _globals['_INLINERESULT']._serialized_end=506
+  _globals['_GETSCHEMAREQUEST']._serialized_start=508
+  _globals['_GETSCHEMAREQUEST']._serialized_end=580
+  _globals['_COLUMN']._serialized_start=582
+  _globals['_COLUMN']._serialized_end=684
+  _globals['_GETSCHEMARESPONSE']._serialized_start=686
+  _globals['_GETSCHEMARESPONSE']._serialized_end=798
+  _globals['_TABLEINFO']._serialized_start=801
+  _globals['_TABLEINFO']._serialized_end=987
+  _globals['_LISTTABLESREQUEST']._serialized_start=989
+  _globals['_LISTTABLESREQUEST']._serialized_end=1080
+  _globals['_LISTTABLESRESPONSE']._serialized_start=1082
+  _globals['_LISTTABLESRESPONSE']._serialized_end=1164
+  _globals['_EXPLAINREQUEST']._serialized_start=1166
+  _globals['_EXPLAINREQUEST']._serialized_end=1264
+  _globals['_EXPLAINRESPONSE']._serialized_start=1266
+  _globals['_EXPLAINRESPONSE']._serialized_end=1338
+  _globals['_PLANSECTION']._serialized_start=1340
+  _globals['_PLANSECTION']._serialized_end=1381
+  _globals['_QUERYSERVICE']._serialized_start=1551
+  _globals['_QUERYSERVICE']._serialized_end=1836
 # @@protoc_insertion_point(module_scope)

@@ -32,18 +32,20 @@ class InlinePolicy(_message.Message):
     def __init__(self, max_rows: _Optional[int] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("connector", "sql", "params", "limits", "inline")
+    __slots__ = ("connector", "sql", "params", "limits", "inline", "write")
     CONNECTOR_FIELD_NUMBER: _ClassVar[int]
     SQL_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     INLINE_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
     connector: str
     sql: str
     params: _containers.RepeatedCompositeFieldContainer[_common_pb2.Param]
     limits: _common_pb2.Limits
     inline: InlinePolicy
-    def __init__(self, connector: _Optional[str] = ..., sql: _Optional[str] = ..., params: _Optional[_Iterable[_Union[_common_pb2.Param, _Mapping]]] = ..., limits: _Optional[_Union[_common_pb2.Limits, _Mapping]] = ..., inline: _Optional[_Union[InlinePolicy, _Mapping]] = ...) -> None: ...
+    write: bool
+    def __init__(self, connector: _Optional[str] = ..., sql: _Optional[str] = ..., params: _Optional[_Iterable[_Union[_common_pb2.Param, _Mapping]]] = ..., limits: _Optional[_Union[_common_pb2.Limits, _Mapping]] = ..., inline: _Optional[_Union[InlinePolicy, _Mapping]] = ..., write: _Optional[bool] = ...) -> None: ...
 
 class ExecuteResponse(_message.Message):
     __slots__ = ("arrow_schema", "ticket", "inline", "query_id")
