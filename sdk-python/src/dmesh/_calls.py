@@ -17,6 +17,8 @@ from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from . import types as t
 from ._proto import (
+    access_pb2,
+    access_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     common_pb2,
@@ -45,6 +47,7 @@ STUBS: dict[str, Any] = {
     "catalog": catalog_pb2_grpc.CatalogServiceStub,
     "processing": processing_pb2_grpc.ProcessingServiceStub,
     "storage": storage_pb2_grpc.StorageServiceStub,
+    "access": access_pb2_grpc.AccessServiceStub,
 }
 
 #: Items asked for per page when walking a listing.
@@ -195,6 +198,7 @@ def execute(
     max_bytes: int | None,
     timeout: float | None,
     inline_rows: int,
+    write: bool,
 ) -> Unary[query_pb2.ExecuteResponse]:
     request = query_pb2.ExecuteRequest(
         connector=connector,
@@ -202,6 +206,7 @@ def execute(
         params=params(p),
         limits=limits(max_rows, max_bytes, timeout),
         inline=query_pb2.InlinePolicy(max_rows=inline_rows),
+        write=write,
     )
     return Unary("query", "Execute", request, lambda r: r)
 
@@ -382,3 +387,41 @@ def chunks(data: bytes | Iterable[bytes] | Any) -> Iterable[bytes]:
     if hasattr(data, "read"):
         return iter(lambda: data.read(WRITE_CHUNK), b"")
     return data
+
+
+# Access
+
+
+def whoami() -> Unary[t.Identity]:
+    return Unary("access", "WhoAmI", access_pb2.WhoAmIRequest(), t.Identity.from_proto)
+
+
+def create_token(principal: str, roles: Iterable[str], ttl: float | None) -> Unary[t.NewToken]:
+    request = access_pb2.CreateTokenRequest(principal=principal, roles=list(roles), ttl_seconds=round(ttl or 0))
+    return Unary("access", "CreateToken", request, t.NewToken.from_proto)
+
+
+def list_tokens() -> Unary[list[t.TokenInfo]]:
+    return Unary(
+        "access", "ListTokens", access_pb2.ListTokensRequest(), lambda r: [t.TokenInfo.from_proto(x) for x in r.tokens]
+    )
+
+
+def revoke_token(token_id: str) -> Unary[t.TokenInfo]:
+    return Unary(
+        "access", "RevokeToken", access_pb2.RevokeTokenRequest(id=token_id), lambda r: t.TokenInfo.from_proto(r.info)
+    )
+
+
+def list_roles() -> Unary[list[t.Role]]:
+    return Unary(
+        "access", "ListRoles", access_pb2.ListRolesRequest(), lambda r: [t.Role.from_proto(x) for x in r.roles]
+    )
+
+
+def put_role(role: t.Role) -> Unary[None]:
+    return Unary("access", "PutRole", access_pb2.PutRoleRequest(role=role.to_proto()), lambda r: None)
+
+
+def delete_role(name: str) -> Unary[None]:
+    return Unary("access", "DeleteRole", access_pb2.DeleteRoleRequest(name=name), lambda r: None)

@@ -188,9 +188,10 @@ class Client(_channel.ClientBase):
         max_bytes: int | None = None,
         timeout: float | None = None,
         inline_rows: int = 0,
+        write: bool = False,
     ) -> QueryResult:
         """See :meth:`dmesh.Client.execute`."""
-        call = _calls.execute(connector, sql, params, max_rows, max_bytes, timeout, inline_rows)
+        call = _calls.execute(connector, sql, params, max_rows, max_bytes, timeout, inline_rows, write)
         return QueryResult(self, _arrow.ExecuteAnswer(await self._unary(call)))
 
     @overload
@@ -364,3 +365,33 @@ class Client(_channel.ClientBase):
         """See :meth:`dmesh.Client.read_table`."""
         answer = _arrow.ExecuteAnswer(await self._unary(_calls.read_table(connector, path, format, max_rows)))
         return await QueryResult(self, answer).read_all()
+
+    # Access.
+
+    async def whoami(self) -> t.Identity:
+        """See :meth:`dmesh.Client.whoami`."""
+        return await self._unary(_calls.whoami())
+
+    async def create_token(self, principal: str, roles: Iterable[str] = (), *, ttl: float | None = None) -> t.NewToken:
+        """See :meth:`dmesh.Client.create_token`."""
+        return await self._unary(_calls.create_token(principal, roles, ttl))
+
+    async def tokens(self) -> list[t.TokenInfo]:
+        """See :meth:`dmesh.Client.tokens`."""
+        return await self._unary(_calls.list_tokens())
+
+    async def revoke_token(self, token_id: str) -> t.TokenInfo:
+        """See :meth:`dmesh.Client.revoke_token`."""
+        return await self._unary(_calls.revoke_token(token_id))
+
+    async def roles(self) -> list[t.Role]:
+        """See :meth:`dmesh.Client.roles`."""
+        return await self._unary(_calls.list_roles())
+
+    async def put_role(self, role: t.Role) -> None:
+        """See :meth:`dmesh.Client.put_role`."""
+        await self._unary(_calls.put_role(role))
+
+    async def delete_role(self, name: str) -> None:
+        """See :meth:`dmesh.Client.delete_role`."""
+        await self._unary(_calls.delete_role(name))

@@ -208,6 +208,7 @@ class Client(_channel.ClientBase):
         max_bytes: int | None = None,
         timeout: float | None = None,
         inline_rows: int = 0,
+        write: bool = False,
     ) -> QueryResult:
         """Plans a query and returns its result, ready to be read once.
 
@@ -220,13 +221,17 @@ class Client(_channel.ClientBase):
             timeout: Seconds the statement may run at the source.
             inline_rows: Let the gateway send results of at most this many rows
                 in its answer, saving a round trip (0: always stream).
+            write: Run the statement as a change. It needs the ``write`` right
+                (rows) or ``ddl`` (schema) and a connector that allows writes;
+                without it every statement runs read-only.
 
         Raises:
             InvalidArgument: bad SQL or parameters.
             NotFound: an unknown connector or table.
-            PermissionDenied: a statement that writes, or a connector the caller may not use.
+            PermissionDenied: a statement that writes without ``write`` or the right to,
+                or a connector the caller may not use.
         """
-        call = _calls.execute(connector, sql, params, max_rows, max_bytes, timeout, inline_rows)
+        call = _calls.execute(connector, sql, params, max_rows, max_bytes, timeout, inline_rows, write)
         return QueryResult(self, _arrow.ExecuteAnswer(self._unary(call)))
 
     @overload
@@ -410,3 +415,36 @@ class Client(_channel.ClientBase):
         """
         answer = _arrow.ExecuteAnswer(self._unary(_calls.read_table(connector, path, format, max_rows)))
         return QueryResult(self, answer).read_all()
+
+    # Access.
+
+    def whoami(self) -> t.Identity:
+        """Who the gateway takes this client for: its principal, roles, grants and limits."""
+        return self._unary(_calls.whoami())
+
+    def create_token(self, principal: str, roles: Iterable[str] = (), *, ttl: float | None = None) -> t.NewToken:
+        """Mints an API token for ``principal`` holding ``roles``; valid for ``ttl`` seconds, or until revoked.
+
+        The token is in the answer only (the gateway keeps its hash). Needs the ``admin`` right on ``*``.
+        """
+        return self._unary(_calls.create_token(principal, roles, ttl))
+
+    def tokens(self) -> list[t.TokenInfo]:
+        """Every API token (from the config file and minted), revoked ones included; never the tokens themselves."""
+        return self._unary(_calls.list_tokens())
+
+    def revoke_token(self, token_id: str) -> t.TokenInfo:
+        """Revokes a token at once, with every Flight SQL session opened with it."""
+        return self._unary(_calls.revoke_token(token_id))
+
+    def roles(self) -> list[t.Role]:
+        """Every role: built in, from the config file, or defined at run time."""
+        return self._unary(_calls.list_roles())
+
+    def put_role(self, role: t.Role) -> None:
+        """Defines or replaces a run-time role."""
+        self._unary(_calls.put_role(role))
+
+    def delete_role(self, name: str) -> None:
+        """Removes a run-time role."""
+        self._unary(_calls.delete_role(name))

@@ -16,7 +16,7 @@ import pyarrow as pa
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from ._proto import catalog_pb2, common_pb2, processing_pb2, query_pb2, registry_pb2, storage_pb2
+from ._proto import access_pb2, catalog_pb2, common_pb2, processing_pb2, query_pb2, registry_pb2, storage_pb2
 
 __all__ = [
     "Classification",
@@ -24,6 +24,8 @@ __all__ = [
     "ColumnLineage",
     "Connector",
     "ConnectorKind",
+    "Grant",
+    "Identity",
     "ForeignKey",
     "HealthCheck",
     "HealthReport",
@@ -32,14 +34,18 @@ __all__ = [
     "Lineage",
     "LineageEdge",
     "LineageNode",
+    "NewToken",
     "ObjectInfo",
     "Plan",
+    "Role",
+    "RoleLimits",
     "SchemaInfo",
     "SearchHit",
     "TableInfo",
     "TableMetadata",
     "TableRef",
     "TableSchema",
+    "TokenInfo",
     "Truncation",
 ]
 
@@ -557,3 +563,143 @@ class ObjectInfo:
     @classmethod
     def from_proto(cls, m: storage_pb2.ObjectInfo) -> ObjectInfo:
         return cls(m.path, m.size, _time(m, "last_modified"), m.etag, m.version, m.is_prefix)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Rights on one connector (or ``"*"``), optionally narrowed to tables."""
+
+    connector: str
+    #: ``schema.table`` patterns (``*`` matches any name); empty: the whole connector.
+    tables: tuple[str, ...] = ()
+    #: ``"read"``, ``"write"``, ``"ddl"``, ``"jobs"``, ``"admin"``.
+    rights: tuple[str, ...] = ("read",)
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.Grant) -> Grant:
+        return cls(m.connector, tuple(m.tables), tuple(m.rights))
+
+    def to_proto(self) -> access_pb2.Grant:
+        """The protobuf message."""
+        return access_pb2.Grant(connector=self.connector, tables=list(self.tables), rights=list(self.rights))
+
+
+@dataclass(frozen=True)
+class RoleLimits:
+    """Caps on each request of a role's principals; ``None``: no cap from this role."""
+
+    max_rows: int | None = None
+    max_bytes: int | None = None
+    #: Seconds a statement may run.
+    statement_timeout: float | None = None
+    #: Queries a principal may run at once.
+    max_concurrent: int | None = None
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.RoleLimits) -> RoleLimits:
+        def opt(name: str) -> Any:
+            return getattr(m, name) if m.HasField(name) else None
+
+        timeout_ms = opt("statement_timeout_ms")
+        return cls(
+            opt("max_rows"), opt("max_bytes"), None if timeout_ms is None else timeout_ms / 1000, opt("max_concurrent")
+        )
+
+    def to_proto(self) -> access_pb2.RoleLimits:
+        """The protobuf message."""
+        m = access_pb2.RoleLimits()
+        if self.max_rows is not None:
+            m.max_rows = self.max_rows
+        if self.max_bytes is not None:
+            m.max_bytes = self.max_bytes
+        if self.statement_timeout is not None:
+            m.statement_timeout_ms = round(self.statement_timeout * 1000)
+        if self.max_concurrent is not None:
+            m.max_concurrent = self.max_concurrent
+        return m
+
+
+@dataclass(frozen=True)
+class Role:
+    """A named set of grants and limits that tokens hold."""
+
+    name: str
+    grants: tuple[Grant, ...] = ()
+    limits: RoleLimits = field(default_factory=RoleLimits)
+    #: ``"builtin"``, ``"config"`` or ``"runtime"``.
+    source: str = ""
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.Role) -> Role:
+        return cls(m.name, tuple(Grant.from_proto(g) for g in m.grants), RoleLimits.from_proto(m.limits), m.source)
+
+    def to_proto(self) -> access_pb2.Role:
+        """The protobuf message."""
+        return access_pb2.Role(
+            name=self.name,
+            grants=[g.to_proto() for g in self.grants],
+            limits=self.limits.to_proto(),
+            source=self.source,
+        )
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as the gateway keeps it: never the token itself."""
+
+    #: The public id, for revoking.
+    id: str
+    principal: str
+    roles: tuple[str, ...]
+    #: ``"config"`` or ``"runtime"``.
+    source: str
+    created_at: datetime.datetime | None
+    expires_at: datetime.datetime | None
+    revoked_at: datetime.datetime | None
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.TokenInfo) -> TokenInfo:
+        return cls(
+            id=m.id,
+            principal=m.principal,
+            roles=tuple(m.roles),
+            source=m.source,
+            created_at=_time(m, "created_at"),
+            expires_at=_time(m, "expires_at"),
+            revoked_at=_time(m, "revoked_at"),
+        )
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just minted: ``token`` is shown this once, only its hash is kept."""
+
+    token: str
+    info: TokenInfo
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.CreateTokenResponse) -> NewToken:
+        return cls(m.token, TokenInfo.from_proto(m.info))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the gateway takes the caller for, and what it may do."""
+
+    #: ``"anonymous"`` when calls are not authenticated.
+    principal: str
+    authenticated: bool
+    roles: tuple[str, ...]
+    grants: tuple[Grant, ...]
+    #: The tightest limits of the principal's roles.
+    limits: RoleLimits
+
+    @classmethod
+    def from_proto(cls, m: access_pb2.WhoAmIResponse) -> Identity:
+        return cls(
+            m.principal,
+            m.authenticated,
+            tuple(m.roles),
+            tuple(Grant.from_proto(g) for g in m.grants),
+            RoleLimits.from_proto(m.limits),
+        )
