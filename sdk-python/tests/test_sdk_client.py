@@ -242,13 +242,11 @@ def test_endpoints_are_written_like_the_cli_or_flight(gateway):
             dmesh.Client(bad)
 
 
-def test_the_endpoint_and_token_come_from_the_environment(gateway, monkeypatch):
+def test_the_endpoint_comes_from_the_environment(gateway, monkeypatch):
     monkeypatch.setenv("DMESH_ENDPOINT", gateway)
-    monkeypatch.setenv("DMESH_TOKEN", "from-env")
     with dmesh.Client() as c:
         assert c.endpoint == gateway
-        assert c._metadata == (("authorization", "Bearer from-env"),)
-        assert [x.name for x in c.connectors()] == [x.name for x in dmesh.Client(gateway).connectors()]
+        assert "demo" in [x.name for x in c.connectors()]
 
 
 def test_tls_endpoints(tls_gateway):
