@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "dmesh/v1/processing.proto",
     "dmesh/v1/storage.proto",
     "dmesh/v1/access.proto",
+    "dmesh/v1/status.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -84,6 +84,10 @@ pub struct ServerConfig {
     /// gateway accepts calls from this machine only.
     #[serde(default)]
     pub allow_unauthenticated_remote: bool,
+    /// Serve metrics in the Prometheus text format at
+    /// `http://ADDRESS/metrics`, e.g. `127.0.0.1:9464`.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// A file the audit log (one JSON line per query) is appended to, as
     /// well as the `dmesh::audit` log target.
@@ -160,6 +164,7 @@ impl Default for ServerConfig {
         Self {
             listen: default_listen(),
             allow_unauthenticated_remote: false,
+            metrics_listen: None,
             audit_log: None,
             state_dir: None,
             ticket_ttl: default_ticket_ttl(),

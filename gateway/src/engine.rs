@@ -11,6 +11,7 @@ use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use dmesh_connector_api::{AccessMode, BatchStream, Error as ConnectorError, ErrorKind, Limits, Param, QueryRequest};
 use futures::{Stream, StreamExt};
+use tracing::Instrument;
 use serde::Serialize;
 
 use crate::audit::{AuditEntry, AuditLog};
@@ -49,6 +50,7 @@ pub struct QueryEngine {
     audit: Arc<AuditLog>,
     gates: Mutex<std::collections::HashMap<String, Arc<Gate>>>,
     admission: Admission,
+    in_flight: Mutex<std::collections::BTreeMap<String, Arc<std::sync::atomic::AtomicI64>>>,
 }
 
 /// How many queries a connector runs at once and how many may wait.
@@ -103,6 +105,7 @@ impl QueryEngine {
             audit: Arc::new(AuditLog::to_log()),
             gates: Mutex::default(),
             admission: Admission::default(),
+            in_flight: Mutex::default(),
         }
     }
 
@@ -206,6 +209,25 @@ impl QueryEngine {
         }
         tracing::debug!(query_id = %claims.query_id, cancelled = n, "cancel requested");
         Ok(n)
+    }
+
+    /// Queries streaming now, per connector that has run any.
+    pub fn in_flight(&self) -> Vec<(String, i64)> {
+        self.in_flight
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.load(std::sync::atomic::Ordering::Relaxed)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn in_flight_counter(&self, connector: &str) -> Arc<std::sync::atomic::AtomicI64> {
+        self.in_flight
+            .lock()
+            .map(|mut m| m.entry(connector.to_owned()).or_default().clone())
+            .unwrap_or_default()
     }
 
     /// The registry.
@@ -335,7 +357,13 @@ impl QueryEngine {
             limits,
             access,
         };
-        let schema = match instance.query()?.plan(&request).await {
+        let span = tracing::info_span!(
+            "connector.plan",
+            connector = %connector,
+            connector.kind = %instance.kind,
+            db.query.text = %dmesh_connector_api::sanitize_sql(sql),
+        );
+        let schema = match instance.query()?.plan(&request).instrument(span).await {
             Ok(schema) => schema,
             Err(e) => {
                 // Refused or failed before anything ran: audited here.
@@ -411,6 +439,17 @@ impl QueryEngine {
         if let Some(p) = &claims.principal {
             entry.principal.clone_from(p);
         }
+        let span = tracing::info_span!(
+            "connector.execute",
+            connector = %claims.connector,
+            connector.kind = %instance.kind,
+            query_id = %claims.query_id,
+            db.query.text = %dmesh_connector_api::sanitize_sql(&claims.sql),
+            rows = tracing::field::Empty,
+            bytes = tracing::field::Empty,
+            truncated = tracing::field::Empty,
+        );
+        let labels = crate::telemetry::connector_labels(&claims.connector, &instance.kind);
         let admitted = async {
             let own = match (&claims.principal, claims.max_concurrent) {
                 (Some(p), Some(max)) => Some(self.admit_principal(p, max).await?),
@@ -418,16 +457,17 @@ impl QueryEngine {
             };
             Ok::<_, GatewayError>((own, self.admit(&claims.connector).await?))
         };
-        let permit = match admitted.await {
+        let permit = match admitted.instrument(span.clone()).await {
             Ok(p) => p,
             Err(e) => {
+                crate::telemetry::metrics().rejections.add(1, &labels);
                 entry.failed("RESOURCE_EXHAUSTED");
                 entry.took(started.elapsed());
                 self.audit.record(&entry);
                 return Err(e);
             }
         };
-        let stream = match instance.query()?.execute(request).await {
+        let stream = match instance.query()?.execute(request).instrument(span.clone()).await {
             Ok(s) => s,
             Err(e) => {
                 entry.failed(e.kind().grpc_name());
@@ -448,6 +488,10 @@ impl QueryEngine {
         limited.cancel = Some(flag);
         limited.audit = Some((self.audit.clone(), entry, started));
         limited.permit = Some(permit);
+        crate::telemetry::metrics().in_flight.add(1, &labels);
+        let counter = self.in_flight_counter(&claims.connector);
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        limited.telemetry = Some((span, labels, counter));
         Ok(limited)
     }
 
@@ -521,6 +565,8 @@ pub struct LimitedStream {
     cancel: Option<Arc<CancelFlag>>,
     /// Recorded when the stream ends or is dropped.
     audit: Option<(Arc<AuditLog>, AuditEntry, std::time::Instant)>,
+    /// The query's span and metric labels, closed when the stream ends.
+    telemetry: Option<(tracing::Span, [opentelemetry::KeyValue; 2], Arc<std::sync::atomic::AtomicI64>)>,
     /// The principal's and the connector's running permits, released with
     /// the stream.
     permit: Option<(Option<tokio::sync::OwnedSemaphorePermit>, tokio::sync::OwnedSemaphorePermit)>,
@@ -528,6 +574,17 @@ pub struct LimitedStream {
 
 impl Drop for LimitedStream {
     fn drop(&mut self) {
+        if let Some((span, labels, counter)) = self.telemetry.take() {
+            counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let truncated = self.truncation.lock().map(|t| t.is_some()).unwrap_or(false);
+            span.record("rows", self.rows);
+            span.record("bytes", self.bytes);
+            span.record("truncated", truncated);
+            let m = crate::telemetry::metrics();
+            m.rows.add(self.rows, &labels);
+            m.bytes.add(self.bytes, &labels);
+            m.in_flight.add(-1, &labels);
+        }
         if let Some((log, mut entry, started)) = self.audit.take() {
             entry.rows = self.rows;
             entry.bytes = self.bytes;
@@ -565,6 +622,7 @@ impl LimitedStream {
             truncation: Arc::new(Mutex::new(None)),
             cancel: None,
             audit: None,
+            telemetry: None,
             permit: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod sqlrefs;
 pub mod state;
+pub mod telemetry;
 pub mod ticket;
 
 pub use server::{RunningGateway, builtin_kinds, start};

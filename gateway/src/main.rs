@@ -3,6 +3,7 @@
 use clap::Parser;
 use dmesh_gateway::cli::{Cli, Command, LogFormat, ServeArgs, run_client};
 use dmesh_gateway::config::GatewayConfig;
+use dmesh_gateway::telemetry::LogStyle;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -29,16 +30,6 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .map_err(|e| anyhow::anyhow!("--log `{}` is not a log filter: {e}", args.log))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match args.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
     let (mut config, serve_demo) = match &args.config {
         Some(path) => (GatewayConfig::load(path)?, false),
         None => (GatewayConfig::default(), true),
@@ -52,9 +43,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.allow_unauthenticated_remote {
         config.server.allow_unauthenticated_remote = true;
     }
+    if let Some(addr) = args.metrics_listen {
+        config.server.metrics_listen = Some(addr);
+    }
+    let style = match args.log_format {
+        LogFormat::Text => LogStyle::Text,
+        LogFormat::Json => LogStyle::Json,
+    };
+    let telemetry = dmesh_gateway::telemetry::init(&args.log, style, config.server.metrics_listen).await?;
     let gateway = dmesh_gateway::start(config, serve_demo).await?;
     dmesh_gateway::server::shutdown_signal().await;
     tracing::info!("shutting down");
     gateway.shutdown().await;
+    telemetry.shutdown();
     Ok(())
 }

@@ -11,6 +11,7 @@ use dmesh_proto::v1::catalog_service_server::CatalogServiceServer;
 use dmesh_proto::v1::connector_registry_server::ConnectorRegistryServer;
 use dmesh_proto::v1::processing_service_server::ProcessingServiceServer;
 use dmesh_proto::v1::query_service_server::QueryServiceServer;
+use dmesh_proto::v1::status_service_server::StatusServiceServer;
 use dmesh_proto::v1::storage_service_server::StorageServiceServer;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tokio::net::TcpListener;
@@ -22,7 +23,7 @@ use crate::config::{GatewayConfig, default_state_dir};
 use crate::engine::QueryEngine;
 use crate::flight::FlightApi;
 use crate::registry::{Origin, Registry};
-use crate::service::{AccessApi, AppState, CatalogApi, ProcessingApi, QueryApi, RegistryApi, StorageApi};
+use crate::service::{AccessApi, AppState, CatalogApi, ProcessingApi, QueryApi, RegistryApi, StatusApi, StorageApi};
 use crate::state::StateStore;
 use crate::ticket::TicketIssuer;
 
@@ -107,6 +108,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         registry.load_static(&name, &kind, cfg, Origin::ConfigFile).await?;
     }
     let runtime = registry.load_runtime().await?;
+    crate::telemetry::observe_pools(registry.clone());
 
     let tickets = match &config.server.ticket_key {
         Some(key) => {
@@ -147,6 +149,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
     health_reporter.set_serving::<ProcessingServiceServer<ProcessingApi>>().await;
     health_reporter.set_serving::<StorageServiceServer<StorageApi>>().await;
     health_reporter.set_serving::<AccessServiceServer<AccessApi>>().await;
+    health_reporter.set_serving::<StatusServiceServer<StatusApi>>().await;
     health_reporter.set_serving::<FlightServiceServer<FlightApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(dmesh_proto::FILE_DESCRIPTOR_SET)
@@ -178,7 +181,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
             .map_err(|e| anyhow::anyhow!("server.tls: {e}"))?;
     }
     let router = builder
-        .trace_fn(|req| tracing::info_span!("rpc", rpc.method = %req.uri().path()))
+        .layer(crate::telemetry::RpcLayer)
         .layer(tonic::service::InterceptorLayer::new(move |mut req: tonic::Request<()>| {
             // Only the gateway says who the caller is.
             req.metadata_mut().remove(crate::auth::PRINCIPAL_HEADER);
@@ -205,6 +208,7 @@ pub async fn start(config: GatewayConfig, serve_demo: bool) -> anyhow::Result<Ru
         .add_service(svc!(ProcessingServiceServer, ProcessingApi(app.clone())))
         .add_service(svc!(StorageServiceServer, StorageApi(app.clone())))
         .add_service(svc!(AccessServiceServer, AccessApi(app.clone())))
+        .add_service(svc!(StatusServiceServer, StatusApi::new(app.clone())))
         .add_service(
             FlightServiceServer::new(FlightApi::new(app.clone()))
                 .max_decoding_message_size(max)

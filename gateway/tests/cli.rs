@@ -292,7 +292,7 @@ fn without_authentication_it_listens_on_loopback_only() {
 fn help_describes_every_command() {
     let out = Command::new(BIN).arg("--help").output().expect("runs");
     let help = ok(&out);
-    for cmd in ["serve", "connector", "query", "tables", "describe", "explain", "token", "role", "whoami"] {
+    for cmd in ["serve", "connector", "query", "tables", "describe", "explain", "token", "role", "whoami", "status"] {
         assert!(help.contains(cmd), "{cmd} in {help}");
     }
     let out = Command::new(BIN).args(["query", "--help"]).output().expect("runs");
@@ -430,6 +430,9 @@ fn a_canary_password_appears_in_no_log_line_error_or_reply() {
 fn tokens_and_roles_are_managed_from_the_cli() {
     let state = tempfile::tempdir().expect("tempdir");
     let server = Server::start(state.path());
+    let status = ok(&server.dmesh(&["status"]));
+    assert!(status.contains("queries in flight") && status.contains("calls not authenticated"), "{status}");
+    assert!(status.lines().any(|l| l.contains("demo") && l.contains("files") && l.contains("ok")), "{status}");
     let me = ok(&server.dmesh(&["whoami"]));
     assert!(me.contains("anonymous") && me.contains("not authenticated"), "{me}");
 

@@ -4,6 +4,21 @@ use async_trait::async_trait;
 
 use crate::{CatalogConnector, Family, HealthReport, ProcessingConnector, QueryConnector, StorageConnector};
 
+/// A connection pool at one moment, and the retries made through it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open now.
+    pub open: usize,
+    /// The most it may open.
+    pub max: usize,
+    /// Connections checked out now.
+    pub in_use: usize,
+    /// Requests waiting for a connection now.
+    pub waiters: usize,
+    /// Attempts repeated after a transient failure, since the connector was built.
+    pub retries: u64,
+}
+
 /// A built connector instance.
 ///
 /// An instance exposes each family it serves through an `as_*` accessor; the
@@ -31,6 +46,12 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
 
     /// The Storage family, when served.
     fn as_storage(&self) -> Option<&dyn StorageConnector> {
+        None
+    }
+
+    /// The state of the connector's connection pool, for operators'
+    /// dashboards; `None` when it has no pool.
+    fn pool_stats(&self) -> Option<PoolStats> {
         None
     }
 

@@ -338,3 +338,117 @@ mod tests {
         assert_eq!(c.detail, "refused");
     }
 }
+
+/// A statement fit for traces and metrics: string, number and dollar-quoted
+/// literals become `?`, whitespace runs become one space, and the text is cut
+/// at 2 KiB. Identifiers (quoted or not), keywords and `$n` parameters stay,
+/// so the statement's shape is kept while its values, which may be personal
+/// data or secrets, are not.
+pub fn sanitize_sql(sql: &str) -> String {
+    const MAX: usize = 2048;
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len().min(MAX));
+    let mut i = 0;
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    while i < chars.len() && out.len() < MAX {
+        let c = chars[i];
+        if c == '\'' {
+            // A string literal, with '' escapes (and E'..' backslash escapes).
+            let backslash = i > 0 && matches!(chars[i - 1], 'e' | 'E');
+            i += 1;
+            while i < chars.len() {
+                if backslash && chars[i] == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            if backslash {
+                out.pop();
+            }
+            out.push('?');
+            i += 1;
+        } else if c == '"' || c == '`' {
+            // A quoted identifier: kept.
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                i += 1;
+                if chars[i - 1] == c {
+                    break;
+                }
+            }
+        } else if c == '$' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+            // A parameter: kept.
+            out.push(c);
+            i += 1;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                out.push(chars[i]);
+                i += 1;
+            }
+        } else if c == '$' {
+            // A dollar-quoted literal, $tag$...$tag$.
+            let end_tag = chars[i + 1..].iter().position(|&d| d == '$').map(|p| i + 1 + p);
+            match end_tag {
+                Some(e) if chars[i + 1..e].iter().all(|&d| ident(d)) => {
+                    let tag: String = chars[i..=e].iter().collect();
+                    let rest: String = chars[e + 1..].iter().collect();
+                    let close = rest.find(&tag).map_or(chars.len(), |p| e + 1 + rest[..p].chars().count() + tag.chars().count());
+                    out.push('?');
+                    i = close;
+                }
+                _ => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        } else if c.is_ascii_digit() && (i == 0 || !ident(chars[i - 1])) {
+            // A number.
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
+            out.push('?');
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            // A line comment: dropped.
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c.is_whitespace() {
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+            i += 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::sanitize_sql;
+
+    #[test]
+    fn literals_become_placeholders_and_names_stay() {
+        assert_eq!(
+            sanitize_sql("SELECT \"Name\", 42, 3.5e2 FROM t1 WHERE pw = 'it''s secret' AND id = $1"),
+            "SELECT \"Name\", ?, ? FROM t1 WHERE pw = ? AND id = $1"
+        );
+        assert_eq!(sanitize_sql("SELECT $body$ hidden $ text $body$ AS x"), "SELECT ? AS x");
+        assert_eq!(sanitize_sql("SELECT E'a\\'b' -- note 'x'\n, col2"), "SELECT ? , col2");
+        assert_eq!(sanitize_sql("  SELECT\n\t1  "), "SELECT ?");
+        assert!(sanitize_sql(&"x".repeat(5000)).len() <= 2048);
+    }
+}

@@ -1,6 +1,7 @@
 //! The `postgres` connector instance: pool, Query family, schema catalog,
 //! health checks.
 
+use tracing::Instrument;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -243,7 +244,17 @@ impl Inner {
     /// A pooled connection, verified alive.
     pub(crate) async fn checkout_once(&self) -> Result<Object> {
         let wait = self.config.checkout_timeout;
-        self.pool.get().await.map_err(|e| from_pool(e, &self.target, wait))
+        let span = tracing::info_span!(
+            "pool.checkout",
+            otel.name = "pool.checkout",
+            connector = %self.name,
+            db.system.name = "postgresql",
+        );
+        self.pool
+            .get()
+            .instrument(span)
+            .await
+            .map_err(|e| from_pool(e, &self.target, wait))
     }
 
     /// A pooled connection, verified alive; transient failures are retried
@@ -428,6 +439,17 @@ struct CatalogColumn {
 impl Connector for PostgresConnector {
     fn kind(&self) -> &str {
         "postgres"
+    }
+
+    fn pool_stats(&self) -> Option<dmesh_connector_api::PoolStats> {
+        let s = self.inner.pool.status();
+        Some(dmesh_connector_api::PoolStats {
+            open: s.size,
+            max: s.max_size,
+            in_use: s.size.saturating_sub(s.available),
+            waiters: s.waiting,
+            retries: self.inner.counters.retries.load(Ordering::Relaxed),
+        })
     }
 
     fn as_query(&self) -> Option<&dyn QueryConnector> {

@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use deadpool::managed::Timeouts;
+use tracing::Instrument;
 use dmesh_connector_api::{AccessMode, Error, Param, QueryRequest, Result};
 use futures::{StreamExt, pin_mut};
 use tokio::sync::mpsc;
@@ -125,24 +126,43 @@ impl Inner {
     pub(crate) async fn execute(self: &Arc<Self>, request: QueryRequest) -> Result<(ResultShape, mpsc::Receiver<Result<RecordBatch>>)> {
         let plan = self.plan(&request)?;
         self.counters.reads.fetch_add(1, Ordering::Relaxed);
-        let started = self.start_with_retries(&plan, &request).await?;
+        let span = tracing::info_span!(
+            "db.statement",
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.namespace = %self.target.database,
+            server.address = %self.target.address,
+            db.query.text = %dmesh_connector_api::sanitize_sql(&request.sql),
+            db.operation.parallel = tracing::field::Empty,
+        );
+        let started = self.start_with_retries(&plan, &request).instrument(span.clone()).await?;
         let shape = started.shape.clone();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let inner = self.clone();
-        tokio::spawn(async move { inner.coordinate(plan, request, started, tx).await });
+        tokio::spawn(async move { inner.coordinate(plan, request, started, tx).await }.instrument(span));
         Ok((shape, rx))
     }
 
     async fn start_with_retries(&self, plan: &Plan, request: &QueryRequest) -> Result<Started> {
         let mut delays = backoff().build();
+        let mut attempt = 1u32;
         loop {
-            match self.start(plan, request).await {
+            // The first attempt runs in the statement's span; each retry gets
+            // a span of its own.
+            let outcome = if attempt == 1 {
+                self.start(plan, request).await
+            } else {
+                let span = tracing::info_span!("retry", otel.name = "retry", attempt, connector = %self.name);
+                self.start(plan, request).instrument(span).await
+            };
+            match outcome {
                 Ok(s) => return Ok(s),
                 Err(e) if is_transient(&e) => match delays.next() {
                     Some(d) => {
                         self.counters.retries.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(connector = %self.name, error = %e, delay = ?d, "retrying the start of a read");
                         tokio::time::sleep(d).await;
+                        attempt += 1;
                     }
                     None => return Err(e),
                 },

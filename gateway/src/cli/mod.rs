@@ -17,6 +17,7 @@ use dmesh_proto::v1 as pb;
 use dmesh_proto::v1::access_service_client::AccessServiceClient;
 use dmesh_proto::v1::connector_registry_client::ConnectorRegistryClient;
 use dmesh_proto::v1::query_service_client::QueryServiceClient;
+use dmesh_proto::v1::status_service_client::StatusServiceClient;
 use futures::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 
@@ -73,6 +74,9 @@ pub enum Command {
     Role(RoleCommand),
     /// Show who the gateway takes you for, with your roles, grants and limits.
     Whoami,
+    /// Show the gateway at a glance: uptime, queries in flight, each
+    /// connector's state and connection pool.
+    Status,
     /// Show how a query would run, without running it.
     Explain {
         /// The connector instance.
@@ -100,6 +104,9 @@ pub struct ServeArgs {
     /// Listen on a non-loopback address although calls are not authenticated.
     #[arg(long, env = "DMESH_ALLOW_UNAUTHENTICATED_REMOTE")]
     pub allow_unauthenticated_remote: bool,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (overrides the config file).
+    #[arg(long, env = "DMESH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log filter, e.g. `info` or `dmesh_gateway=debug,info`.
     #[arg(long, env = "DMESH_LOG", default_value = "info")]
     pub log: String,
@@ -382,6 +389,11 @@ pub async fn run_client(endpoint: &str, token: Option<&str>, command: Command) -
             output::explain(&mut out, &r)?;
         }
         Command::Query(args) => run_query(channel, &auth, args).await?,
+        Command::Status => {
+            let mut client = StatusServiceClient::with_interceptor(channel.clone(), auth.clone());
+            let st = client.get_status(pb::GetStatusRequest {}).await.map_err(status)?.into_inner();
+            output::status(&mut out, &st)?;
+        }
         Command::Whoami => {
             let me = access.who_am_i(pb::WhoAmIRequest {}).await.map_err(status)?.into_inner();
             output::whoami(&mut out, &me)?;

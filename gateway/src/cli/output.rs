@@ -173,6 +173,33 @@ fn when(t: Option<&prost_types::Timestamp>) -> String {
     .unwrap_or_else(|| "-".into())
 }
 
+/// `dmesh status`.
+pub fn status(out: &mut impl Write, st: &pb::GetStatusResponse) -> anyhow::Result<()> {
+    let uptime = st
+        .uptime
+        .as_ref()
+        .map(|d| humantime::format_duration(std::time::Duration::from_secs(d.seconds.max(0) as u64)).to_string())
+        .unwrap_or_default();
+    let auth = if st.authenticated { "calls authenticated" } else { "calls not authenticated" };
+    writeln!(
+        out,
+        "dmesh {} · up {uptime} · {} queries in flight · {auth}",
+        st.version, st.queries_in_flight
+    )?;
+    let mut t = table();
+    t.set_header(["CONNECTOR", "KIND", "STATE", "IN FLIGHT", "POOL (IN USE/OPEN/MAX)", "WAITING", "RETRIES"]);
+    for c in &st.connectors {
+        let state = if c.available { "ok".to_owned() } else { format!("unavailable: {}", c.problem) };
+        let (pool, waiting, retries) = match &c.pool {
+            Some(p) => (format!("{}/{}/{}", p.in_use, p.open, p.max), p.waiters.to_string(), p.retries.to_string()),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        t.add_row([c.name.clone(), c.kind.clone(), state, c.queries_in_flight.to_string(), pool, waiting, retries]);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
 /// `dmesh whoami`.
 pub fn whoami(out: &mut impl Write, me: &pb::WhoAmIResponse) -> anyhow::Result<()> {
     let how = if me.authenticated { "authenticated" } else { "calls are not authenticated" };

@@ -7,6 +7,7 @@ mod catalog;
 mod processing;
 mod query;
 mod registry;
+mod status;
 mod storage;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub use catalog::CatalogApi;
 pub use processing::ProcessingApi;
 pub use query::QueryApi;
 pub use registry::RegistryApi;
+pub use status::StatusApi;
 pub use storage::StorageApi;
 
 use crate::engine::QueryEngine;
