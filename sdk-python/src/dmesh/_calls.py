@@ -28,6 +28,8 @@ from ._proto import (
     query_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    status_pb2,
+    status_pb2_grpc,
     storage_pb2,
     storage_pb2_grpc,
 )
@@ -48,6 +50,7 @@ STUBS: dict[str, Any] = {
     "processing": processing_pb2_grpc.ProcessingServiceStub,
     "storage": storage_pb2_grpc.StorageServiceStub,
     "access": access_pb2_grpc.AccessServiceStub,
+    "status": status_pb2_grpc.StatusServiceStub,
 }
 
 #: Items asked for per page when walking a listing.
@@ -425,3 +428,10 @@ def put_role(role: t.Role) -> Unary[None]:
 
 def delete_role(name: str) -> Unary[None]:
     return Unary("access", "DeleteRole", access_pb2.DeleteRoleRequest(name=name), lambda r: None)
+
+
+# Status
+
+
+def status() -> Unary[t.GatewayStatus]:
+    return Unary("status", "GetStatus", status_pb2.GetStatusRequest(), t.GatewayStatus.from_proto)

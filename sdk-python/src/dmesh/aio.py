@@ -395,3 +395,9 @@ class Client(_channel.ClientBase):
     async def delete_role(self, name: str) -> None:
         """See :meth:`dmesh.Client.delete_role`."""
         await self._unary(_calls.delete_role(name))
+
+    # Status.
+
+    async def status(self) -> t.GatewayStatus:
+        """See :meth:`dmesh.Client.status`."""
+        return await self._unary(_calls.status())

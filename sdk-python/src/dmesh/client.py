@@ -448,3 +448,13 @@ class Client(_channel.ClientBase):
     def delete_role(self, name: str) -> None:
         """Removes a run-time role."""
         self._unary(_calls.delete_role(name))
+
+    # Status.
+
+    def status(self) -> t.GatewayStatus:
+        """How the gateway is doing: its version, uptime and queries in flight, and each
+        connector the caller may use, whether it is available and how its pool is.
+
+        Cheap: no source is contacted; :meth:`test` checks that one can be reached.
+        """
+        return self._unary(_calls.status())

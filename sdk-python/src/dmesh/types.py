@@ -16,7 +16,16 @@ import pyarrow as pa
 from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-from ._proto import access_pb2, catalog_pb2, common_pb2, processing_pb2, query_pb2, registry_pb2, storage_pb2
+from ._proto import (
+    access_pb2,
+    catalog_pb2,
+    common_pb2,
+    processing_pb2,
+    query_pb2,
+    registry_pb2,
+    status_pb2,
+    storage_pb2,
+)
 
 __all__ = [
     "Classification",
@@ -24,11 +33,13 @@ __all__ = [
     "ColumnLineage",
     "Connector",
     "ConnectorKind",
-    "Grant",
-    "Identity",
+    "ConnectorStatus",
     "ForeignKey",
+    "GatewayStatus",
+    "Grant",
     "HealthCheck",
     "HealthReport",
+    "Identity",
     "Job",
     "JobResult",
     "Lineage",
@@ -37,6 +48,7 @@ __all__ = [
     "NewToken",
     "ObjectInfo",
     "Plan",
+    "PoolStatus",
     "Role",
     "RoleLimits",
     "SchemaInfo",
@@ -702,4 +714,76 @@ class Identity:
             tuple(m.roles),
             tuple(Grant.from_proto(g) for g in m.grants),
             RoleLimits.from_proto(m.limits),
+        )
+
+
+@dataclass(frozen=True)
+class PoolStatus:
+    """A connector's connection pool at the moment the gateway was asked."""
+
+    #: Connections open, idle or in use.
+    open: int
+    #: The most connections the pool may open.
+    max: int
+    in_use: int
+    #: Callers waiting for a connection.
+    waiters: int
+    #: Attempts repeated after transient failures since the connector was built.
+    retries: int
+
+    @classmethod
+    def from_proto(cls, m: status_pb2.PoolStatus) -> PoolStatus:
+        return cls(m.open, m.max, m.in_use, m.waiters, m.retries)
+
+
+@dataclass(frozen=True)
+class ConnectorStatus:
+    """How one connector is doing, as :meth:`dmesh.Client.status` shows it."""
+
+    name: str
+    kind: str
+    #: Built and usable; when not, ``problem`` says why.
+    available: bool
+    problem: str
+    #: Queries streaming from this connector now.
+    queries_in_flight: int
+    #: ``None`` for connectors without a connection pool (such as ``files``).
+    pool: PoolStatus | None
+
+    @classmethod
+    def from_proto(cls, m: status_pb2.ConnectorStatus) -> ConnectorStatus:
+        return cls(
+            name=m.name,
+            kind=m.kind,
+            available=m.available,
+            problem=m.problem,
+            queries_in_flight=m.queries_in_flight,
+            pool=PoolStatus.from_proto(m.pool) if m.HasField("pool") else None,
+        )
+
+
+@dataclass(frozen=True)
+class GatewayStatus:
+    """How the gateway is doing: what ``dmesh status`` shows."""
+
+    version: str
+    started_at: datetime.datetime | None
+    #: Seconds since the gateway started.
+    uptime: float | None
+    #: Queries streaming now, over every connector.
+    queries_in_flight: int
+    #: Whether calls must authenticate.
+    authenticated: bool
+    #: The connectors the caller may use, in name order.
+    connectors: tuple[ConnectorStatus, ...]
+
+    @classmethod
+    def from_proto(cls, m: status_pb2.GetStatusResponse) -> GatewayStatus:
+        return cls(
+            version=m.version,
+            started_at=_time(m, "started_at"),
+            uptime=_seconds(m, "uptime"),
+            queries_in_flight=m.queries_in_flight,
+            authenticated=m.authenticated,
+            connectors=tuple(ConnectorStatus.from_proto(c) for c in m.connectors),
         )
