@@ -164,6 +164,7 @@ struct Inner {
     config: AuthConfig,
     store: Option<StateStore>,
     view: RwLock<Arc<View>>,
+    reloading: std::sync::Mutex<()>,
     session_key: Vec<u8>,
     session_ttl: Duration,
 }
@@ -258,6 +259,7 @@ impl Authenticator {
                 config: config.clone(),
                 store,
                 view: RwLock::default(),
+                reloading: std::sync::Mutex::default(),
                 session_key: rand::random::<[u8; 32]>().to_vec(),
                 session_ttl: config.session_ttl.unwrap_or(DEFAULT_SESSION_TTL),
             }),
@@ -276,6 +278,8 @@ impl Authenticator {
     /// Rebuilds the view from the config and the state store; returns the
     /// role names that are named but defined nowhere.
     fn reload(&self) -> anyhow::Result<Vec<String>> {
+        // One reload at a time, so an older read never replaces a newer view.
+        let _one = self.inner.reloading.lock().map_err(|_| anyhow::anyhow!("auth state poisoned"))?;
         let config = &self.inner.config;
         let (records, runtime_roles) = match &self.inner.store {
             Some(s) => (s.tokens_now()?, s.roles_now()?),
@@ -460,7 +464,12 @@ impl Authenticator {
         if now_ms() > expires {
             return Err(unauthenticated("the session token expired; authenticate again"));
         }
-        if !view.tokens.iter().any(|t| t.id == token_id) {
+        let now = now_ms();
+        if !view
+            .tokens
+            .iter()
+            .any(|t| t.id == token_id && t.expires_at_ms.is_none_or(|e| e > now))
+        {
             return Err(unauthenticated("the token this session was opened with has been revoked"));
         }
         let principal = String::from_utf8(b64.decode(principal).map_err(|_| bad())?).map_err(|_| bad())?;

@@ -175,8 +175,16 @@ impl QueryEngine {
             gate.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(busy().into());
         }
+        // Leaves the queue however the wait ends, a cancelled call included.
+        struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let leave = Leave(&gate.queued);
         let waited = tokio::time::timeout(wait, gate.permits.clone().acquire_owned()).await;
-        gate.queued.fetch_sub(1, Ordering::SeqCst);
+        drop(leave);
         match waited {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(busy().into()),
@@ -261,8 +269,10 @@ impl QueryEngine {
         let denied = |why: String| GatewayError::from(ConnectorError::permission_denied(why).with_reason("POLICY"));
         let (needed, access) = if !write {
             (Right::Read, AccessMode::ReadOnly)
-        } else if caller.policy.may(Right::Ddl, connector) {
-            (Right::Write, AccessMode::Ddl)
+        } else if caller.policy.may_everywhere(Right::Ddl, connector) {
+            // Schema changes cannot be narrowed to tables: only a grant on
+            // the whole connector gives them.
+            return Ok(AccessMode::Ddl);
         } else if caller.policy.may(Right::Write, connector) {
             (Right::Write, AccessMode::ReadWrite)
         } else {
@@ -701,6 +711,21 @@ impl Stream for LimitedStream {
                 return Poll::Ready(Some(Err(e)));
             }
             Poll::Ready(Some(Ok(b))) => b,
+        };
+        // Every batch carries the schema the client was promised, even when
+        // the source's batches differ in nullability or metadata alone.
+        let batch = if Arc::ptr_eq(&batch.schema(), &this.schema) || batch.schema() == this.schema {
+            batch
+        } else {
+            match RecordBatch::try_new(this.schema.clone(), batch.columns().to_vec()) {
+                Ok(b) => b,
+                Err(e) => {
+                    this.inner = None;
+                    return Poll::Ready(Some(Err(ConnectorError::internal(format!(
+                        "the source sent rows that do not fit the result's announced schema: {e}"
+                    )))));
+                }
+            }
         };
         if batch.num_rows() == 0 {
             return Poll::Ready(Some(Ok(batch)));

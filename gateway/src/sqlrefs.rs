@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use dmesh_connector_api::SqlDialect;
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
 use sqlparser::dialect::{Dialect, GenericDialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
@@ -36,8 +36,29 @@ fn dialect(d: SqlDialect) -> Box<dyn Dialect> {
     }
 }
 
+/// Functions that read tables named in text or SQL given as text, which no
+/// parser can follow: refused for principals narrowed to some tables.
+const TEXT_READERS: &[&str] = &[
+    "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "table_to_xml", "table_to_xml_and_xmlschema",
+    "table_to_xmlschema", "schema_to_xml", "schema_to_xml_and_xmlschema", "schema_to_xmlschema", "database_to_xml",
+    "database_to_xml_and_xmlschema", "database_to_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "ts_stat",
+    "ts_rewrite", "dblink", "dblink_exec", "dblink_open", "dblink_fetch", "pg_read_file", "pg_read_binary_file",
+    "lo_get", "lo_export", "readfile", "load_extension", "json_populate_record",
+];
+
+fn uses_table_shorthand(set: &SetExpr) -> bool {
+    match set {
+        SetExpr::Table(_) => true,
+        SetExpr::SetOperation { left, right, .. } => uses_table_shorthand(left) || uses_table_shorthand(right),
+        SetExpr::Query(q) => uses_table_shorthand(&q.body),
+        _ => false,
+    }
+}
+
 struct Collect {
     fold: bool,
+    /// Queries seen so far; the first is the statement's own.
+    queries: usize,
     ctes: HashSet<String>,
     functions: HashMap<ObjectName, usize>,
     names: Vec<Vec<String>>,
@@ -46,7 +67,7 @@ struct Collect {
 impl Collect {
     fn ident(&self, i: &Ident) -> String {
         if self.fold && i.quote_style.is_none() {
-            i.value.to_lowercase()
+            i.value.to_ascii_lowercase()
         } else {
             i.value.clone()
         }
@@ -57,16 +78,72 @@ impl Visitor for Collect {
     type Break = String;
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
+        self.queries += 1;
+        if uses_table_shorthand(&query.body) {
+            return ControlFlow::Break("`TABLE name` is not checked here; write `SELECT * FROM name`".into());
+        }
+        if let SetExpr::Select(select) = query.body.as_ref()
+            && select.into.is_some()
+        {
+            return ControlFlow::Break("`SELECT ... INTO` creates a table".into());
+        }
         if let Some(with) = &query.with {
+            if self.queries > 1 {
+                return ControlFlow::Break("a WITH inside a subquery is not checked here; move it to the top".into());
+            }
+            if with.recursive {
+                return ControlFlow::Break("WITH RECURSIVE is not checked here".into());
+            }
+            // Each WITH query may refer only to those defined before it.
+            let mut earlier: HashSet<String> = HashSet::new();
+            let all: HashSet<String> = with.cte_tables.iter().map(|c| self.ident(&c.alias.name)).collect();
             for cte in &with.cte_tables {
-                let name = self.ident(&cte.alias.name);
-                self.ctes.insert(name);
+                let mut inner = Collect {
+                    fold: self.fold,
+                    queries: 1,
+                    ctes: HashSet::new(),
+                    functions: HashMap::new(),
+                    names: Vec::new(),
+                };
+                if let ControlFlow::Break(why) = cte.query.visit(&mut inner) {
+                    return ControlFlow::Break(why);
+                }
+                for parts in &inner.names {
+                    if let [one] = parts.as_slice()
+                        && all.contains(one)
+                        && !earlier.contains(one)
+                    {
+                        return ControlFlow::Break(format!(
+                            "the WITH name `{one}` is used before it is defined, where it could mean a table"
+                        ));
+                    }
+                }
+                earlier.insert(self.ident(&cte.alias.name));
+            }
+            self.ctes = all;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> ControlFlow<String> {
+        if let sqlparser::ast::Expr::Function(f) = expr {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let name = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
+            if TEXT_READERS.contains(&name) {
+                return ControlFlow::Break(format!("`{name}` reads tables named in text"));
             }
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<String> {
+        if let TableFactor::Table { name, args: Some(_), .. } = factor {
+            let n = name.to_string().to_ascii_lowercase();
+            let n = n.rsplit('.').next().unwrap_or(&n).trim_matches('"');
+            if TEXT_READERS.contains(&n) {
+                return ControlFlow::Break(format!("`{n}` reads tables named in text"));
+            }
+        }
         if let TableFactor::Table { name, args: Some(_), .. } = factor {
             *self.functions.entry(name.clone()).or_default() += 1;
         }
@@ -106,6 +183,7 @@ pub fn read(sql: &str, d: SqlDialect, default_schema: Option<&str>) -> Result<St
     };
     let mut c = Collect {
         fold: d != SqlDialect::MySql,
+        queries: 0,
         ctes: HashSet::new(),
         functions: HashMap::new(),
         names: Vec::new(),
@@ -154,6 +232,27 @@ mod tests {
         );
         assert_eq!(names("SELECT * FROM db.s.t"), ["s.t"]);
         assert_eq!(names("SELECT 1 FROM s.t WHERE EXISTS (SELECT 1 FROM LATERAL (SELECT * FROM s.u) x)"), ["s.t", "s.u"]);
+    }
+
+    #[test]
+    fn constructs_that_hide_tables_are_refused() {
+        for sql in [
+            "TABLE hr.salaries",
+            "SELECT 1 UNION TABLE hr.salaries",
+            "WITH salaries AS (SELECT * FROM salaries) SELECT * FROM salaries",
+            "WITH a AS (SELECT * FROM salaries), salaries AS (SELECT 1) SELECT * FROM a",
+            "SELECT * FROM salaries, (WITH salaries AS (SELECT 1) SELECT 1) x",
+            "WITH RECURSIVE r AS (SELECT 1 UNION ALL SELECT 1 FROM r) SELECT * FROM r",
+            "SELECT table_to_xml('hr.salaries', true, false, '')",
+            "SELECT * FROM ts_stat('SELECT to_tsvector(x) FROM hr.salaries')",
+            "SELECT 1 INTO hr.t FROM public.x",
+        ] {
+            assert!(read(sql, SqlDialect::Postgres, None).is_err(), "{sql}");
+        }
+        // Chained WITH queries refer back to earlier ones.
+        let ok = read("WITH a AS (SELECT * FROM s.t), b AS (SELECT * FROM a) SELECT * FROM b", SqlDialect::Postgres, None)
+            .expect("chained");
+        assert_eq!(ok.relations.len(), 1);
     }
 
     #[test]

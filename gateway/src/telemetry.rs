@@ -112,7 +112,9 @@ pub async fn init(log_filter: &str, style: LogStyle, metrics_listen: Option<Sock
     telemetry.tracer = Some(tracer_provider);
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
-        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.target().starts_with("dmesh")));
+        // Spans only: log events (audit lines with statement text, errors
+        // that may echo values) never become span events.
+        .with_filter(tracing_subscriber::filter::filter_fn(|m| m.is_span() && m.target().starts_with("dmesh")));
 
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let registry = tracing_subscriber::registry().with(filter);
@@ -148,6 +150,11 @@ pub async fn init(log_filter: &str, style: LogStyle, metrics_listen: Option<Sock
         let provider = meter_builder.build();
         global::set_meter_provider(provider.clone());
         telemetry.meter = Some(provider);
+        // Series that only move on rare events exist from the start, so
+        // dashboards and alerts see a zero rather than nothing.
+        let m = metrics();
+        m.denials.add(0, &[]);
+        m.rejections.add(0, &[]);
     }
     Ok(telemetry)
 }
@@ -337,7 +344,8 @@ fn render_prometheus(rm: &ResourceMetrics) -> String {
                 "By" => "_bytes",
                 _ => "",
             };
-            let base = format!("{}{unit}", prom_name(metric.name()));
+            let name = prom_name(metric.name());
+            let base = if name.ends_with(unit) { name } else { format!("{name}{unit}") };
             macro_rules! numbers {
                 ($data:expr) => {
                     match $data {
@@ -397,15 +405,27 @@ async fn serve_prometheus(addr: SocketAddr, snapshot: Arc<Mutex<String>>) -> any
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
     let local = listener.local_addr()?;
+    // A few scrapers at a time, each with one deadline for its whole request.
+    let slots = Arc::new(tokio::sync::Semaphore::new(8));
     tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            let (mut socket, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
             let snapshot = snapshot.clone();
             tokio::spawn(async move {
+                let _slot = slot;
+                let started = Instant::now();
                 let mut buf = vec![0u8; 4096];
                 let mut n = 0;
                 while n < buf.len() {
-                    match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf[n..])).await {
+                    let left = Duration::from_secs(5).saturating_sub(started.elapsed());
+                    match tokio::time::timeout(left, socket.read(&mut buf[n..])).await {
                         Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
                         Ok(Ok(k)) => n += k,
                     }
@@ -478,7 +498,13 @@ fn known_methods() -> &'static HashSet<String> {
 }
 
 fn method_label(path: &str) -> String {
-    if known_methods().contains(path) || path.starts_with("/grpc.reflection.") {
+    if known_methods().contains(path)
+        || matches!(
+            path,
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+                | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        )
+    {
         path.trim_start_matches('/').to_owned()
     } else {
         "other".to_owned()

@@ -485,3 +485,33 @@ fn tokens_and_roles_are_managed_from_the_cli() {
     assert!(e.contains("UNAUTHENTICATED"), "{e}");
     server.stop();
 }
+
+#[test]
+fn a_sqlite_file_added_from_the_cli_is_queried_read_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("notes.db");
+    let c = rusqlite::Connection::open(&db).expect("create");
+    c.execute_batch(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, score REAL);
+         INSERT INTO notes VALUES (1, 'first', 1.5), (2, NULL, 2.5), (3, 'third', NULL);",
+    )
+    .expect("fixture");
+    drop(c);
+    let before = std::fs::read(&db).expect("read");
+    let state = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(state.path());
+    let added = ok(&server.dmesh_in(&["connector", "add", "sqlite", "--name", "notes", "--path", "notes.db"], dir.path()));
+    assert!(added.contains("added connector `notes` (sqlite"), "{added}");
+    let tables = ok(&server.dmesh(&["tables", "notes"]));
+    assert!(tables.contains("notes"), "{tables}");
+    let csv = ok(&server.dmesh(&["query", "notes", "SELECT id, body, score FROM notes ORDER BY id", "--format", "csv"]));
+    assert_eq!(csv.lines().collect::<Vec<_>>(), ["id,body,score", "1,first,1.5", "2,,2.5", "3,third,"]);
+    let e = fails(&server.dmesh(&["query", "notes", "DELETE FROM notes"]));
+    assert!(e.contains("PERMISSION_DENIED"), "{e}");
+    let e = fails(&server.dmesh(&["query", "notes", "ATTACH DATABASE 'x.db' AS x"]));
+    assert!(e.contains("PERMISSION_DENIED"), "{e}");
+    let test = ok(&server.dmesh(&["connector", "test", "notes"]));
+    assert!(test.contains("open the database") && test.contains("read-only"), "{test}");
+    assert_eq!(std::fs::read(&db).expect("read"), before, "the file is unchanged");
+    server.stop();
+}

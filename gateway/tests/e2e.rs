@@ -333,7 +333,7 @@ async fn bad_input_gets_a_clear_status() {
     assert_eq!(e.metadata().get("dmesh-retryable").and_then(|v| v.to_str().ok()), Some("false"));
 
     let e = execute(&ch, "demo", "SELECT * FROM no_such_table", None).await.expect_err("table");
-    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.code(), Code::NotFound);
     assert!(e.message().contains("no_such_table"), "{}", e.message());
 
     let e = execute(&ch, "nope", "SELECT 1", None).await.expect_err("connector");

@@ -426,5 +426,31 @@ async fn one_query_yields_its_spans_metrics_and_no_secret() {
     assert!(samples.iter().any(|(n, l, _)| n == "dmesh_pool_size" && l.get("kind").map(String::as_str) == Some("postgres")));
     let body = scrape(&gw.metrics);
     assert!(!body.contains(SUPERUSER_PASSWORD) && !body.contains(BOUND));
+
+    // Every series the shipped Grafana dashboard charts is one the gateway serves.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/dmesh-grafana.json"))
+            .expect("the dashboard"),
+    )
+    .expect("the dashboard is JSON");
+    let served: std::collections::HashSet<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut charted = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("dmesh_").map(|_| word) {
+                    let family = name.strip_suffix("_bucket").unwrap_or(name);
+                    assert!(served.contains(family), "the dashboard charts `{name}`, which /metrics does not serve");
+                    charted += 1;
+                }
+            }
+        }
+    }
+    assert!(charted >= 10, "{charted}");
     drop(gw);
 }

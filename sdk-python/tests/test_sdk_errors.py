@@ -22,18 +22,7 @@ def broken_gateway(dmesh_bin, tmp_path_factory):
     ("sql", "exception", "code", "reason", "words"),
     [
         ("SELEC 1", dmesh.InvalidArgument, "INVALID_ARGUMENT", "SQL_SYNTAX", "SQL syntax error"),
-        pytest.param(
-            "SELECT * FROM no_such_table",
-            dmesh.NotFound,
-            "NOT_FOUND",
-            "TABLE_NOT_FOUND",
-            "no_such_table",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the gateway answers INVALID_ARGUMENT (SQL_INVALID) naming DataFusion's catalog "
-                "`files.public.no_such_table`, where describe answers NOT_FOUND naming the connector's tables",
-            ),
-        ),
+        ("SELECT * FROM no_such_table", dmesh.NotFound, "NOT_FOUND", "TABLE_NOT_FOUND", "no_such_table"),
         ("SELECT nope FROM orders", dmesh.InvalidArgument, "INVALID_ARGUMENT", "SQL_INVALID", "No field named nope"),
         ("DROP TABLE orders", dmesh.PermissionDenied, "PERMISSION_DENIED", "READ_ONLY", "read-only"),
         ("DELETE FROM orders", dmesh.PermissionDenied, "PERMISSION_DENIED", "READ_ONLY", "read-only"),

@@ -39,9 +39,15 @@ def started_process(argv, pattern, what, timeout=60, **popen):
     value = {}
     log = []
 
+    log_dir = os.environ.get("DMESH_TEST_LOG_DIR")
+    sink = open(os.path.join(log_dir, f"pytest-{os.getpid()}-{proc.pid}.log"), "w") if log_dir else None
+
     def read():
         for line in proc.stderr:
             log.append(line)
+            if sink is not None:
+                sink.write(line)
+                sink.flush()
             m = re.search(pattern, line)
             if m and not found.is_set():
                 value["value"] = m.group(1)

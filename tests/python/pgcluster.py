@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 SUPERUSER = "postgres"
-PASSWORD = "dmesh-bench"
+# Tests put it in connector configs; tests/run fails if it shows up in any log.
+PASSWORD = "dmesh-canary-pg-python"
 
 
 def free_port() -> int:

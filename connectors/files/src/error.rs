@@ -34,6 +34,12 @@ pub(crate) fn from_datafusion(e: DataFusionError) -> Error {
             "only one statement per request is allowed; this request holds several (statement lists are refused)",
         )
         .with_reason("MULTIPLE_STATEMENTS"),
+        DataFusionError::Plan(m) if m.starts_with("table '") && m.ends_with("' not found") => {
+            let name = &m["table '".len()..m.len() - "' not found".len()];
+            let name = name.strip_prefix("files.public.").unwrap_or(name);
+            Error::not_found(format!("table `{name}` not found; `dmesh tables CONNECTOR` lists the tables"))
+                .with_reason("TABLE_NOT_FOUND")
+        }
         DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::Configuration(_) => {
             Error::invalid_argument(message).with_reason("SQL_INVALID")
         }
@@ -62,6 +68,9 @@ mod tests {
             from_datafusion(DataFusionError::Plan("no table".into())).kind(),
             ErrorKind::InvalidArgument
         );
+        let missing = from_datafusion(DataFusionError::Plan("table 'files.public.nope' not found".into()));
+        assert_eq!((missing.kind(), missing.reason()), (ErrorKind::NotFound, "TABLE_NOT_FOUND"));
+        assert!(missing.message().contains("`nope`") && !missing.message().contains("files.public"));
         let e = from_datafusion(DataFusionError::ResourcesExhausted("pool".into()));
         assert_eq!(e.kind(), ErrorKind::ResourceExhausted);
         assert!(!e.is_retryable());

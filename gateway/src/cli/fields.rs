@@ -104,7 +104,10 @@ fn coerce(name: &str, ty: &str, prop: &Value, raw: &str) -> anyhow::Result<Value
             _ => bail!("--{name} expects true or false, got `{raw}`"),
         },
         "object" | "array" => serde_json::from_str(raw).map_err(|e| anyhow!("--{name} expects JSON: {e}"))?,
-        _ if prop.get("x-dmesh-path").and_then(Value::as_bool) == Some(true) => {
+        _ if prop.get("x-dmesh-path").and_then(Value::as_bool) == Some(true)
+            && !raw.starts_with(':')
+            && !raw.starts_with("file:") =>
+        {
             let path = std::path::Path::new(raw);
             let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
             Value::String(abs.display().to_string())

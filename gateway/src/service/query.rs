@@ -37,8 +37,9 @@ impl QueryService for QueryApi {
             .prepare_for(&caller, &r.connector, &r.sql, params, limits, r.write)
             .await?;
         let arrow_schema = ipc_stream(&prepared.schema, &[])?;
+        // A change runs once, when its ticket is redeemed: never inline too.
         let inline = match r.inline {
-            Some(p) if p.max_rows > 0 => {
+            Some(p) if p.max_rows > 0 && !r.write => {
                 let max_rows = p.max_rows.min(self.0.inline_max_rows);
                 let max_bytes = if p.max_bytes == 0 { INLINE_MAX_BYTES } else { p.max_bytes.min(INLINE_MAX_BYTES * 16) };
                 self.0

@@ -82,11 +82,24 @@ impl ConnectorRegistry for RegistryApi {
         request: Request<pb::AddConnectorRequest>,
     ) -> Result<Response<pb::AddConnectorResponse>, Status> {
         self.0.allow_admin(request.metadata(), &request.get_ref().name)?;
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         if r.kind.is_empty() {
             return Err(GatewayError::BadRequest("`kind` is empty; `dmesh connector kinds` lists the kinds".into()).into());
         }
         let config = r.config.as_ref().map(convert::struct_to_json).unwrap_or(serde_json::json!({}));
+        // A secret reference reads the gateway's files or environment: only
+        // an admin of the whole gateway may write one.
+        if config.to_string().contains("${") {
+            let caller = self.0.caller(&metadata);
+            if !caller.policy.may_everywhere(crate::policy::Right::Admin, "*") {
+                return Err(Status::permission_denied(format!(
+                    "principal `{}` may not use secret references (`${{...}}`) in a connector config; that needs \
+                     the `admin` right on `*`",
+                    caller.name()
+                )));
+            }
+        }
         let instance = self.0.registry().add(&r.name, &r.kind, config, r.validate_only).await?;
         Ok(Response::new(pb::AddConnectorResponse {
             connector: Some(to_pb(&instance)),

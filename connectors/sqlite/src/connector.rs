@@ -1,0 +1,327 @@
+//! The connector instance: statements checked, run off the async runtime,
+//! streamed as Arrow.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use dmesh_connector_api::{
+    AccessMode, BatchStream, ColumnInfo, Connector, Error, HealthCheck, HealthReport, QueryConnector, QueryRequest,
+    Result, SqlDialect, TableFilter, TableInfo, TableRef, TableSchema, TableType,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::SqliteConfig;
+use crate::read::{Job, Mode, Source, declared_type, from_sqlite};
+use crate::sql::{Class, classify};
+
+/// The one schema a SQLite database has (attached ones are refused).
+const SCHEMA: &str = "main";
+
+/// A SQLite database.
+pub struct SqliteConnector {
+    name: String,
+    config: SqliteConfig,
+    source: Source,
+    /// Keeps an in-memory database alive between queries.
+    _keeper: Option<Mutex<rusqlite::Connection>>,
+}
+
+impl fmt::Debug for SqliteConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteConnector")
+            .field("name", &self.name)
+            .field("path", &self.config.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteConnector {
+    /// Opens the database once to check it.
+    ///
+    /// # Errors
+    /// `NotFound` when the file does not exist (and writes are not allowed),
+    /// `Unavailable` when it is not a SQLite database.
+    pub fn open(name: &str, config: SqliteConfig) -> Result<Self> {
+        let memory = config.path == ":memory:";
+        let (target, keeper) = if memory {
+            let id: u64 = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let uri = format!("file:dmesh-{name}-{id:x}?mode=memory&cache=shared");
+            let keeper = rusqlite::Connection::open_with_flags(
+                &uri,
+                rusqlite::OpenFlags::SQLITE_OPEN_URI
+                    | rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_CREATE,
+            )
+            .map_err(|e| from_sqlite(&e, None))?;
+            (uri, Some(Mutex::new(keeper)))
+        } else {
+            let path = Path::new(&config.path);
+            if !path.exists() {
+                if !config.allow_writes {
+                    return Err(Error::not_found(format!(
+                        "no SQLite database at `{}`; give the path of an existing file",
+                        config.path
+                    ))
+                    .with_reason("DATABASE_NOT_FOUND"));
+                }
+                rusqlite::Connection::open(path).map_err(|e| from_sqlite(&e, None))?;
+            }
+            (config.path.clone(), None)
+        };
+        let source = Source {
+            target,
+            writable: config.allow_writes,
+            busy_timeout: config.busy_timeout,
+        };
+        let conn = source.open(Mode::Read)?;
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| from_sqlite(&e, None))?;
+        tracing::debug!(connector = name, path = %config.path, "sqlite connector ready");
+        Ok(Self {
+            name: name.to_owned(),
+            config,
+            source,
+            _keeper: keeper,
+        })
+    }
+
+    fn mode(&self, request: &QueryRequest) -> Result<Mode> {
+        let writable = request.access.writes() && self.config.allow_writes;
+        let refuse = |what: &str, why: &str| {
+            Err(Error::permission_denied(format!(
+                "{what} is not allowed: {why}; only a single query (SELECT, WITH ... SELECT, VALUES, EXPLAIN) runs here"
+            ))
+            .with_reason("READ_ONLY"))
+        };
+        let why = if self.config.allow_writes {
+            "this request is read-only"
+        } else {
+            "connector is read-only (its config does not set `allow_writes`)"
+        };
+        let class = classify(&request.sql);
+        if !self.config.check_statements {
+            return Ok(match class {
+                Class::Write(_) if writable => Mode::Write,
+                Class::Schema(_) if writable && request.access == AccessMode::Ddl => Mode::Ddl,
+                _ if writable => Mode::Write,
+                _ => Mode::Read,
+            });
+        }
+        match class {
+            Class::Read => Ok(if writable { Mode::Write } else { Mode::Read }),
+            Class::Denied(what) => refuse(&what, "it reaches outside the database"),
+            Class::Several(n) => Err(Error::invalid_argument(format!(
+                "the request holds {n} statements; send one statement per request"
+            ))
+            .with_reason("ONE_STATEMENT")),
+            Class::Write(what) if writable => {
+                let _ = what;
+                Ok(Mode::Write)
+            }
+            Class::Schema(_) if writable && request.access == AccessMode::Ddl => Ok(Mode::Ddl),
+            Class::Schema(what) if writable => Err(Error::permission_denied(format!(
+                "{what} changes the schema or the session, which needs the `ddl` right; this request may change rows only"
+            ))
+            .with_reason("DDL_NOT_ALLOWED")),
+            Class::Write(what) | Class::Schema(what) => refuse(&what, why),
+            // What the check cannot read does not run.
+            Class::Unknown(why) => Err(Error::invalid_argument(format!(
+                "SQL syntax error (or SQL the read-only check cannot read): {why}"
+            ))
+            .with_reason("SQL_SYNTAX")),
+        }
+    }
+
+    /// Starts `request` on a blocking thread; its schema and its batches.
+    async fn start(
+        &self,
+        request: &QueryRequest,
+        schema_only: bool,
+    ) -> Result<(SchemaRef, mpsc::Receiver<Result<arrow::record_batch::RecordBatch>>)> {
+        let mode = self.mode(request)?;
+        let limit = request
+            .limits
+            .timeout
+            .map_or(self.config.statement_timeout, |t| t.min(self.config.statement_timeout));
+        let job = Job {
+            sql: request.sql.clone(),
+            params: request.params.clone(),
+            mode,
+            limit,
+            schema_only,
+        };
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (tx, rx) = mpsc::channel(2);
+        let source = self.source.clone();
+        let span = tracing::info_span!(
+            "db.statement",
+            otel.kind = "client",
+            db.system.name = "sqlite",
+            db.namespace = %self.config.path,
+            db.query.text = %dmesh_connector_api::sanitize_sql(&request.sql),
+        );
+        let _ = span.in_scope(|| {
+            tokio::task::spawn_blocking(move || crate::read::run(&source, job, schema_tx, tx))
+        });
+        let schema = schema_rx
+            .instrument(tracing::Span::current())
+            .await
+            .map_err(|_| Error::internal("the SQLite reader stopped before it had a schema"))??;
+        Ok((schema, rx))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let source = self.source.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = source.open(Mode::Read)?;
+            f(&conn).map_err(|e| from_sqlite(&e, None))
+        })
+        .await
+        .map_err(|e| Error::internal(format!("the SQLite task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Connector for SqliteConnector {
+    fn kind(&self) -> &str {
+        "sqlite"
+    }
+
+    fn as_query(&self) -> Option<&dyn QueryConnector> {
+        Some(self)
+    }
+
+    async fn health_check(&self) -> HealthReport {
+        let mut checks = Vec::new();
+        checks.push(
+            HealthCheck::run("open the database", async {
+                let n = self
+                    .blocking(|c| c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)))
+                    .await?;
+                Ok(format!("`{}`: {n} schema entries", self.config.path))
+            })
+            .await,
+        );
+        checks.push(
+            HealthCheck::run("read-only", async {
+                let writable_file = Path::new(&self.config.path)
+                    .metadata()
+                    .is_ok_and(|m| !m.permissions().readonly());
+                Ok(match (self.config.allow_writes, writable_file) {
+                    (true, _) => "writes allowed by the config (callers still need the `write` right)".to_owned(),
+                    (false, true) => "warning: the gateway's user could write the file; the connector opens it \
+                                      read-only with query_only on"
+                        .to_owned(),
+                    (false, false) => "opened read-only; the file is not writable by the gateway".to_owned(),
+                })
+            })
+            .await,
+        );
+        HealthReport { checks }
+    }
+}
+
+#[async_trait]
+impl QueryConnector for SqliteConnector {
+    fn dialect(&self) -> SqlDialect {
+        SqlDialect::Sqlite
+    }
+
+    fn default_schema(&self) -> Option<String> {
+        Some(SCHEMA.to_owned())
+    }
+
+    async fn list_tables(&self, filter: &TableFilter) -> Result<Vec<TableInfo>> {
+        if filter.schema.as_deref().is_some_and(|s| s != SCHEMA) {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .blocking(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' \
+                     ORDER BY name",
+                )?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, kind)| TableInfo {
+                table: TableRef {
+                    catalog: None,
+                    schema: Some(SCHEMA.to_owned()),
+                    name,
+                },
+                table_type: if kind == "view" { TableType::View } else { TableType::Table },
+                description: None,
+                row_estimate: None,
+                location: Some(self.config.path.clone()),
+                format: None,
+            })
+            .collect())
+    }
+
+    async fn get_schema(&self, table: &TableRef) -> Result<TableSchema> {
+        let tables = self.list_tables(&TableFilter::default()).await?;
+        let schema_ok = table.schema.as_deref().is_none_or(|s| s == SCHEMA);
+        let Some(info) = tables.into_iter().find(|t| schema_ok && t.table.name == table.name) else {
+            return Err(Error::not_found(format!("no table `{table}` in SQLite database `{}`", self.config.path))
+                .with_reason("TABLE_NOT_FOUND"));
+        };
+        let name = info.table.name.clone();
+        let columns = self
+            .blocking(move |c| {
+                let mut stmt = c.prepare("SELECT name, type, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid")?;
+                let rows = stmt.query_map([&name], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, decl, not_null)| {
+                let ty = if decl.is_empty() { DataType::Utf8 } else { declared_type(decl) };
+                Field::new(n, ty, !not_null)
+            })
+            .collect();
+        Ok(TableSchema {
+            info,
+            schema: Arc::new(Schema::new(fields)),
+            columns: columns
+                .into_iter()
+                .map(|(name, decl, _)| ColumnInfo {
+                    name,
+                    source_type: (!decl.is_empty()).then_some(decl),
+                    description: None,
+                })
+                .collect(),
+        })
+    }
+
+    async fn plan(&self, request: &QueryRequest) -> Result<SchemaRef> {
+        // A change is prepared, never run, to be planned: its schema comes
+        // from the declarations alone.
+        let (schema, _rx) = self.start(request, true).await?;
+        Ok(schema)
+    }
+
+    async fn execute(&self, request: QueryRequest) -> Result<BatchStream> {
+        let (schema, rx) = self.start(&request, false).await?;
+        Ok(BatchStream::new(schema, tokio_stream_of(rx)))
+    }
+}
+
+fn tokio_stream_of<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
