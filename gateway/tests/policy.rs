@@ -116,6 +116,19 @@ async fn execute(ch: &Channel, token: &str, sql: &str, write: bool) -> Result<pb
         .map(tonic::Response::into_inner)
 }
 
+/// Redeems an Execute reply's ticket; the rows it returned.
+async fn redeem(ch: &Channel, token: &str, r: pb::ExecuteResponse) -> usize {
+    let mut flight = FlightClient::new(ch.clone());
+    flight.add_header("authorization", &format!("Bearer {token}")).expect("header");
+    let ticket = r.ticket.expect("ticket").ticket;
+    let mut stream = flight.do_get(Ticket::new(ticket)).await.expect("do_get");
+    let mut rows = 0;
+    while let Some(b) = stream.next().await {
+        rows += b.expect("batch").num_rows();
+    }
+    rows
+}
+
 fn denied(r: Result<pb::ExecuteResponse, tonic::Status>, what: &str) -> String {
     let e = r.expect_err(what);
     assert_eq!(e.code(), Code::PermissionDenied, "{what}: {}", e.message());
@@ -242,10 +255,13 @@ async fn writes_need_the_write_right_and_schema_changes_the_ddl_right() {
     let (gw, ch) = gateway_on(server, state.path(), db).await;
 
     // A row change by a principal with `write` on that table, asked for as a write.
+    // It runs once, when its ticket is redeemed: never inline.
     let r = execute(&ch, WRITER, "INSERT INTO sales.orders VALUES (1, 10) RETURNING id", true)
         .await
         .expect("insert");
-    assert_eq!(r.inline.expect("inline").rows, 1);
+    assert!(r.inline.is_none(), "a write is not run inline");
+    assert_eq!(server.psql(db, "SELECT count(*) FROM sales.orders"), "0");
+    assert_eq!(redeem(&ch, WRITER, r).await, 1);
     assert_eq!(server.psql(db, "SELECT count(*) FROM sales.orders"), "1");
     // Not asked for as a write: read-only, whoever asks.
     let m = denied(execute(&ch, WRITER, "INSERT INTO sales.orders VALUES (2, 20)", false).await, "not a write request");
@@ -260,7 +276,8 @@ async fn writes_need_the_write_right_and_schema_changes_the_ddl_right() {
     assert_eq!(server.psql(db, "SELECT to_regclass('sales.more') IS NULL"), "t");
 
     // `ddl` may change the schema.
-    execute(&ch, BUILDER, "CREATE TABLE sales.more (id int)", true).await.expect("ddl");
+    let r = execute(&ch, BUILDER, "CREATE TABLE sales.more (id int)", true).await.expect("ddl");
+    redeem(&ch, BUILDER, r).await;
     assert_eq!(server.psql(db, "SELECT to_regclass('sales.more') IS NOT NULL"), "t");
     gw.shutdown().await;
 }
