@@ -67,7 +67,7 @@ impl AuditEntry {
             principal: "anonymous".to_owned(),
             call,
             connector: connector.to_owned(),
-            statement_sha256: hash.iter().map(|b| format!("{b:02x}")).collect(),
+            statement_sha256: crate::convert::hex(&hash),
             statement,
             verdict: "allowed",
             rows: 0,

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use crate::convert::hex;
 use crate::policy::{Grant, Policy, Right, Role, builtin_roles};
 use crate::state::{StateStore, TokenRecord, now_ms};
 
@@ -195,10 +196,6 @@ fn unauthenticated(why: &str) -> Status {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_hash(text: &str) -> Option<[u8; 32]> {

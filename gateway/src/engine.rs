@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::audit::{AuditEntry, AuditLog};
 use crate::error::{GatewayError, Result};
-use crate::policy::{Policy, Right};
+use crate::policy::{Policy, Right, tighter};
 use crate::registry::Registry;
 use crate::service::Caller;
 use crate::ticket::{TicketClaims, TicketIssuer};
@@ -545,16 +545,8 @@ pub struct InlineResult {
     pub truncation: Option<Truncation>,
 }
 
-fn tighter<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 fn new_query_id() -> String {
-    let bytes: [u8; 8] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::convert::hex(&rand::random::<[u8; 8]>())
 }
 
 /// A connector's stream with the request's row, byte and time caps applied.

@@ -246,7 +246,8 @@ pub struct EffectiveLimits {
     pub max_concurrent: Option<u32>,
 }
 
-fn tighter<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+/// The smaller of two optional caps; a missing cap is no cap.
+pub(crate) fn tighter<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -46,6 +46,14 @@ const TEXT_READERS: &[&str] = &[
     "lo_get", "lo_export", "readfile", "load_extension", "json_populate_record",
 ];
 
+/// Whether a function name (possibly schema-qualified or quoted) is one of
+/// [`TEXT_READERS`].
+fn reads_text_tables(name: &ObjectName) -> Option<String> {
+    let full = name.to_string().to_ascii_lowercase();
+    let last = full.rsplit('.').next().unwrap_or(&full).trim_matches('"');
+    TEXT_READERS.contains(&last).then(|| last.to_owned())
+}
+
 fn uses_table_shorthand(set: &SetExpr) -> bool {
     match set {
         SetExpr::Table(_) => true,
@@ -126,23 +134,19 @@ impl Visitor for Collect {
     }
 
     fn pre_visit_expr(&mut self, expr: &sqlparser::ast::Expr) -> ControlFlow<String> {
-        if let sqlparser::ast::Expr::Function(f) = expr {
-            let name = f.name.to_string().to_ascii_lowercase();
-            let name = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
-            if TEXT_READERS.contains(&name) {
-                return ControlFlow::Break(format!("`{name}` reads tables named in text"));
-            }
+        if let sqlparser::ast::Expr::Function(f) = expr
+            && let Some(name) = reads_text_tables(&f.name)
+        {
+            return ControlFlow::Break(format!("`{name}` reads tables named in text"));
         }
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<String> {
-        if let TableFactor::Table { name, args: Some(_), .. } = factor {
-            let n = name.to_string().to_ascii_lowercase();
-            let n = n.rsplit('.').next().unwrap_or(&n).trim_matches('"');
-            if TEXT_READERS.contains(&n) {
-                return ControlFlow::Break(format!("`{n}` reads tables named in text"));
-            }
+        if let TableFactor::Table { name, args: Some(_), .. } = factor
+            && let Some(n) = reads_text_tables(name)
+        {
+            return ControlFlow::Break(format!("`{n}` reads tables named in text"));
         }
         if let TableFactor::Table { name, args: Some(_), .. } = factor {
             *self.functions.entry(name.clone()).or_default() += 1;

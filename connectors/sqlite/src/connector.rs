@@ -12,7 +12,6 @@ use dmesh_connector_api::{
     Result, SqlDialect, TableFilter, TableInfo, TableRef, TableSchema, TableType,
 };
 use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 
 use crate::SqliteConfig;
 use crate::read::{Job, Mode, Source, declared_type, from_sqlite};
@@ -107,7 +106,6 @@ impl SqliteConnector {
         let class = classify(&request.sql);
         if !self.config.check_statements {
             return Ok(match class {
-                Class::Write(_) if writable => Mode::Write,
                 Class::Schema(_) if writable && request.access == AccessMode::Ddl => Mode::Ddl,
                 _ if writable => Mode::Write,
                 _ => Mode::Read,
@@ -120,10 +118,7 @@ impl SqliteConnector {
                 "the request holds {n} statements; send one statement per request"
             ))
             .with_reason("ONE_STATEMENT")),
-            Class::Write(what) if writable => {
-                let _ = what;
-                Ok(Mode::Write)
-            }
+            Class::Write(_) if writable => Ok(Mode::Write),
             Class::Schema(_) if writable && request.access == AccessMode::Ddl => Ok(Mode::Ddl),
             Class::Schema(what) if writable => Err(Error::permission_denied(format!(
                 "{what} changes the schema or the session, which needs the `ddl` right; this request may change rows only"
@@ -166,11 +161,12 @@ impl SqliteConnector {
             db.namespace = %self.config.path,
             db.query.text = %dmesh_connector_api::sanitize_sql(&request.sql),
         );
-        let _ = span.in_scope(|| {
-            tokio::task::spawn_blocking(move || crate::read::run(&source, job, schema_tx, tx))
-        });
+        // The span goes with the work to the blocking thread.
+        drop(tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
+            crate::read::run(&source, job, schema_tx, tx);
+        }));
         let schema = schema_rx
-            .instrument(tracing::Span::current())
             .await
             .map_err(|_| Error::internal("the SQLite reader stopped before it had a schema"))??;
         Ok((schema, rx))
@@ -318,10 +314,6 @@ impl QueryConnector for SqliteConnector {
 
     async fn execute(&self, request: QueryRequest) -> Result<BatchStream> {
         let (schema, rx) = self.start(&request, false).await?;
-        Ok(BatchStream::new(schema, tokio_stream_of(rx)))
+        Ok(BatchStream::new(schema, tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
-}
-
-fn tokio_stream_of<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> + Send {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -39,10 +39,7 @@ pub(crate) struct Source {
 
 /// Functions refused on every connection.
 fn denied_function(name: &str) -> bool {
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "load_extension" | "readfile" | "writefile" | "edit" | "fts3_tokenizer"
-    )
+    crate::sql::DENIED_FUNCTIONS.contains(&name.to_ascii_lowercase().as_str())
 }
 
 /// Pragmas that take an argument only to describe something.

@@ -24,7 +24,7 @@ pub(crate) enum Class {
 }
 
 /// Functions no request may call: they load code or touch files.
-const DENIED_FUNCTIONS: &[&str] = &["load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"];
+pub(crate) const DENIED_FUNCTIONS: &[&str] = &["load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"];
 
 /// Classifies `sql`.
 pub(crate) fn classify(sql: &str) -> Class {

@@ -622,8 +622,7 @@ fn status(s: tonic::Status) -> anyhow::Error {
         .and_then(|v| v.to_str().ok())
         == Some("true");
     let hint = if retry { "; retrying may help" } else { "" };
-    let code = format!("{:?}", s.code());
-    let code = output::upper_snake(&code);
+    let code = crate::error::code_name(s.code());
     match s.code() {
         tonic::Code::Unavailable if s.message().contains("transport") || s.message().contains("connect") => {
             anyhow!("the gateway is unreachable: {} [{code}]", s.message())
