@@ -6,9 +6,15 @@
 //! 127.0.0.1 only, asks for a password (SCRAM) on TCP, and is stopped and
 //! deleted when the test process ends, however it ends: a small guardian
 //! process watches a pipe from the test process and cleans up when it closes.
+//!
+//! [`MariaDbServer`] does the same for MariaDB (Debian's `mariadb-server`
+//! package, which the README's test command also installs): a server of its
+//! own in a temporary directory, a password-only `dmesh` user on TCP, and the
+//! server's `root` reachable only over its Unix socket, for admin SQL.
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -45,7 +51,8 @@ pub fn capture_logs() {
         let Some(file) = log_file("in-process") else { return };
         let filter = tracing_subscriber::EnvFilter::new(
             "dmesh_gateway=trace,dmesh_connector_api=trace,dmesh_connector_files=trace,\
-             dmesh_connector_postgres=trace,tokio_postgres=debug,deadpool=debug,info",
+             dmesh_connector_postgres=trace,dmesh_connector_mysql=trace,dmesh_connector_sql=trace,\
+             tokio_postgres=debug,mysql_async=debug,deadpool=debug,info",
         );
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -64,7 +71,8 @@ pub struct PgServer {
     bindir: PathBuf,
     tls: bool,
     run_as: Option<&'static str>,
-    guardian: Mutex<Option<(Child, ChildStdin)>>,
+    /// Stops the cluster and deletes `dir` when dropped.
+    _guardian: Guardian,
 }
 
 impl PgServer {
@@ -124,7 +132,7 @@ impl PgServer {
             .arg(format!("--pwfile={}", pwfile.display()));
         run(&mut initdb);
 
-        let guardian = spawn_guardian(run_as, &bindir, &dir);
+        let guardian = pg_guardian(run_as, &bindir, &dir);
         let port = free_port();
         let server = PgServer {
             port,
@@ -132,7 +140,7 @@ impl PgServer {
             bindir,
             tls,
             run_as,
-            guardian: Mutex::new(Some(guardian)),
+            _guardian: guardian,
         };
         server.start_postmaster();
         server
@@ -196,25 +204,12 @@ impl PgServer {
 
     /// As [`psql`](Self::psql), returning psql's message on failure.
     pub fn try_psql(&self, database: &str, sql: &str) -> Result<String, String> {
-        let mut child = Command::new(psql_path(&self.bindir))
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+        let mut psql = Command::new(psql_path(&self.bindir));
+        psql.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
             .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database, "-f", "-"])
             .env("PGPASSWORD", SUPERUSER_PASSWORD)
-            .env("PGCONNECT_TIMEOUT", "5")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run psql: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(sql.as_bytes()).map_err(|e| e.to_string())?;
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-        }
+            .env("PGCONNECT_TIMEOUT", "5");
+        run_with_input(&mut psql, sql)
     }
 
     /// Creates (or re-creates) an empty database.
@@ -275,16 +270,324 @@ impl PgServer {
     }
 }
 
-impl Drop for PgServer {
+/// The user MariaDB test servers create for tests to log in as over TCP.
+pub const MARIADB_USER: &str = "dmesh";
+/// [`MARIADB_USER`]'s password on MariaDB test servers. Tests put it in
+/// connector configs, so it doubles as a canary: `tests/run` fails when it
+/// appears in any log the suite captured (see [`capture_logs`]).
+pub const MARIADB_PASSWORD: &str = "dmesh-canary-mariadb";
+
+/// A MariaDB server of its own for a test process.
+///
+/// The server listens on 127.0.0.1 and on a Unix socket in its directory.
+/// Over TCP only [`MARIADB_USER`] may log in, with [`MARIADB_PASSWORD`]; it
+/// holds every privilege. `root` logs in over the socket only, without a
+/// password; [`sql`](Self::sql) uses it for admin SQL.
+#[derive(Debug)]
+pub struct MariaDbServer {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    dir: PathBuf,
+    mariadbd: PathBuf,
+    client: PathBuf,
+    tls: bool,
+    as_root: bool,
+    server: Mutex<Option<Child>>,
+    /// Deletes `dir` when dropped, after [`Drop`] has killed the server, or
+    /// kills the server itself when the test process exits.
+    _guardian: Guardian,
+}
+
+impl MariaDbServer {
+    /// One server shared by every test in this process.
+    pub fn shared() -> &'static MariaDbServer {
+        static SHARED: OnceLock<MariaDbServer> = OnceLock::new();
+        SHARED.get_or_init(MariaDbServer::start)
+    }
+
+    /// Starts a new server. Panics, naming the package to install, when
+    /// MariaDB is not installed.
+    pub fn start() -> MariaDbServer {
+        Self::start_with(false)
+    }
+
+    /// Starts a new server that also accepts TLS, with a server certificate
+    /// for 127.0.0.1 signed by a test CA ([`ca_cert`](Self::ca_cert)).
+    /// Needs the `openssl` command.
+    pub fn start_tls() -> MariaDbServer {
+        Self::start_with(true)
+    }
+
+    /// The test CA's certificate (PEM) of a [`start_tls`](Self::start_tls) server.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    /// The user tests log in as over TCP: [`MARIADB_USER`].
+    pub fn user(&self) -> &'static str {
+        MARIADB_USER
+    }
+
+    /// The server's Unix socket, where `root` logs in without a password.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("mysqld.sock")
+    }
+
+    fn start_with(tls: bool) -> MariaDbServer {
+        capture_logs();
+        let mariadbd = mariadb_tool("mariadbd", "mariadb-server");
+        let install_db = mariadb_tool("mariadb-install-db", "mariadb-server");
+        let client = mariadb_tool("mariadb", "mariadb-client");
+        let dir = tempfile::Builder::new()
+            .prefix("dmesh-mariadb-")
+            .tempdir()
+            .expect("temporary directory")
+            .keep();
+        // From here on a panic drops the guardian, which deletes `dir`.
+        let guardian = mariadb_guardian(&dir);
+        if tls {
+            make_certificates(&dir);
+        }
+        // mariadbd refuses to run as root unless told to; as root it keeps
+        // the files root's own, which the guardian can delete either way.
+        let as_root = is_root();
+        let mut install = Command::new(install_db);
+        install
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+        if as_root {
+            install.arg("--user=root");
+        }
+        run(&mut install);
+
+        let server = MariaDbServer {
+            port: free_port(),
+            dir,
+            mariadbd,
+            client,
+            tls,
+            as_root,
+            server: Mutex::new(None),
+            _guardian: guardian,
+        };
+        server.launch();
+        // `root` keeps only its socket login; `dmesh` logs in over TCP. The
+        // 127.0.0.1 entry is the one TCP logins from loopback match first.
+        server.sql(
+            "mysql",
+            &format!(
+                "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost';\n\
+                 DELETE FROM mysql.proxies_priv WHERE Host <> 'localhost';\n\
+                 FLUSH PRIVILEGES;\n\
+                 CREATE USER '{MARIADB_USER}'@'%' IDENTIFIED BY '{MARIADB_PASSWORD}';\n\
+                 CREATE USER '{MARIADB_USER}'@'127.0.0.1' IDENTIFIED BY '{MARIADB_PASSWORD}';\n\
+                 GRANT ALL PRIVILEGES ON *.* TO '{MARIADB_USER}'@'%';\n\
+                 GRANT ALL PRIVILEGES ON *.* TO '{MARIADB_USER}'@'127.0.0.1';"
+            ),
+        );
+        server
+    }
+
+    /// Starts mariadbd on this server's data directory and port and waits
+    /// until it answers.
+    fn launch(&self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("server log file");
+        let mut cmd = Command::new(&self.mariadbd);
+        cmd.arg("--no-defaults")
+            .arg(format!("--datadir={}", self.dir.join("data").display()))
+            .arg(format!("--socket={}", self.socket().display()))
+            .arg(format!("--port={}", self.port))
+            .args(["--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=64M"])
+            .args(["--innodb-flush-log-at-trx-commit=0", "--skip-log-bin", "--max-connections=200"])
+            // Built without option files the server would default to latin1.
+            .args(["--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci"])
+            .arg(format!("--pid-file={}", self.dir.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", self.dir.join("server.log").display()));
+        if self.tls {
+            for (option, file) in [("ssl-ca", "ca.crt"), ("ssl-cert", "server.crt"), ("ssl-key", "server.key")] {
+                cmd.arg(format!("--{option}={}", self.dir.join(file).display()));
+            }
+        }
+        if self.as_root {
+            cmd.arg("--user=root");
+        }
+        // Its own process group: a terminal's Ctrl-C reaches the test
+        // process, whose exit lets the guardian clean up, not the server.
+        // Messages from before the log opens (a bad option) go to the log too.
+        let child = cmd
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("server log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.mariadbd.display()));
+        *self.server.lock().expect("server lock") = Some(child);
+        self.wait_ready(Duration::from_secs(30));
+    }
+
+    /// Waits until the server answers a query over its socket. Panics with
+    /// the server's log when it exits or does not answer in time.
+    pub fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let error = match self.try_sql("", "SELECT 1") {
+                Ok(_) => return,
+                Err(e) => e,
+            };
+            if let Some(child) = self.server.lock().expect("server lock").as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("mariadbd exited ({status}) while starting: {}", self.log());
+            }
+            if Instant::now() > deadline {
+                panic!("MariaDB did not come up: {error}\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `mysql://dmesh:...@127.0.0.1:PORT/db`.
+    pub fn url(&self, database: &str) -> String {
+        format!("mysql://{MARIADB_USER}:{MARIADB_PASSWORD}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Runs SQL (one statement or several, `;`-separated) with the `mariadb`
+    /// client as `root` over the socket, in `database` (none when empty), and
+    /// returns its output: tab-separated rows, no header, values unescaped.
+    /// Panics with the client's message on failure.
+    pub fn sql(&self, database: &str, sql: &str) -> String {
+        self.try_sql(database, sql)
+            .unwrap_or_else(|e| panic!("mariadb failed on `{}`: {e}", truncate(sql)))
+    }
+
+    /// As [`sql`](Self::sql), returning the client's message on failure.
+    pub fn try_sql(&self, database: &str, sql: &str) -> Result<String, String> {
+        let mut client = Command::new(&self.client);
+        client
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .args(["--user=root", "--batch", "--skip-column-names", "--raw", "--connect-timeout=5"]);
+        if !database.is_empty() {
+            client.arg(format!("--database={database}"));
+        }
+        run_with_input(&mut client, sql)
+    }
+
+    /// Creates (or re-creates) an empty database.
+    pub fn create_database(&self, name: &str) {
+        let name = name.replace('`', "``");
+        self.sql("", &format!("DROP DATABASE IF EXISTS `{name}`;\nCREATE DATABASE `{name}`;"));
+    }
+
+    /// Restarts the server (a clean shutdown, then a start on the same port)
+    /// and waits until it answers again.
+    pub fn restart(&self) {
+        self.stop();
+        self.resume();
+    }
+
+    /// Stops the server with a clean shutdown; [`resume`](Self::resume)
+    /// starts it again. Thaws it first if [`signal_all`](Self::signal_all)
+    /// froze it.
+    pub fn stop(&self) {
+        let Some(mut child) = self.server.lock().expect("server lock").take() else { return };
+        let pid = child.id().to_string();
+        run(Command::new("kill").args(["-TERM", &pid]));
+        let _ = Command::new("kill").args(["-CONT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("mariadbd did not shut down within 60s: {}", self.log());
+                }
+            }
+        }
+    }
+
+    /// Starts a stopped server again on the same port.
+    pub fn resume(&self) {
+        self.launch();
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the server process (one
+    /// process: its sessions are threads), to freeze or thaw the whole server.
+    pub fn signal_all(&self, signal: &str) {
+        let pid = self
+            .server
+            .lock()
+            .expect("server lock")
+            .as_ref()
+            .map(Child::id)
+            .expect("the server is running");
+        run(Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()));
+    }
+
+    /// Sessions `user` has open on the server.
+    pub fn sessions(&self, user: &str) -> i64 {
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{}'",
+            user.replace('\\', "\\\\").replace('\'', "''")
+        );
+        self.sql("", &sql).parse().unwrap_or(-1)
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for MariaDbServer {
     fn drop(&mut self) {
-        // Closing the guardian's pipe stops the server and deletes its files.
-        if let Ok(mut g) = self.guardian.lock()
-            && let Some((mut child, stdin)) = g.take()
+        // The server first; then the guardian, dropped after this, deletes
+        // the files.
+        if let Ok(mut s) = self.server.lock()
+            && let Some(mut child) = s.take()
         {
-            drop(stdin);
+            let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// A guardian that kills the MariaDB server of `dir` (the pid in its pid
+/// file, while that is a live mariadbd) and removes the directory. It
+/// covers the test process's exit, when [`Drop`] does not run.
+fn mariadb_guardian(dir: &Path) -> Guardian {
+    // A killed server stays a zombie until its orphan is reaped: that counts
+    // as gone, and the wait is bounded anyway.
+    Guardian::spawn(&format!(
+        "pid=$(cat '{dir}/mysqld.pid' 2>/dev/null) || pid=; \
+         alive() {{ [ -n \"$pid\" ] && [ \"$(cat /proc/$pid/comm 2>/dev/null)\" = mariadbd ] \
+           && ! grep -qs '^State:[[:space:]]*Z' /proc/$pid/status; }}; \
+         if alive; then kill -KILL \"$pid\"; i=0; \
+           while alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; fi; \
+         rm -rf '{dir}'",
+        dir = dir.display()
+    ))
+}
+
+/// A MariaDB program: from `DMESH_MARIADB_BINDIR` when set, else `PATH`,
+/// `/usr/sbin` or `/usr/bin`. Panics naming `package` when it is missing.
+fn mariadb_tool(name: &str, package: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("DMESH_MARIADB_BINDIR").map(PathBuf::from).into_iter().collect();
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    dirs.extend(["/usr/sbin", "/usr/bin"].map(PathBuf::from));
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!(
+            "MariaDB's `{name}` not found: install Debian's `{package}` package (the README's test \
+             command does), or set DMESH_MARIADB_BINDIR to the directory holding it"
+        )
+    })
 }
 
 fn truncate(sql: &str) -> String {
@@ -295,30 +598,75 @@ fn truncate(sql: &str) -> String {
     }
 }
 
-/// A process that stops the cluster and removes its directory when its
-/// stdin closes, which happens when the test process exits for any reason.
-fn spawn_guardian(run_as: Option<&str>, bindir: &Path, dir: &Path) -> (Child, ChildStdin) {
+/// A guardian that stops the cluster in `dir` and removes the directory.
+fn pg_guardian(run_as: Option<&str>, bindir: &Path, dir: &Path) -> Guardian {
     let pg_ctl = bindir.join("pg_ctl");
     let data = dir.join("data");
     let as_user = match run_as {
         Some(u) => format!("runuser -u {u} -- "),
         None => String::new(),
     };
-    let script = format!(
-        "read _ignored; {as_user}'{}' -D '{}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{}'",
+    Guardian::spawn(&format!(
+        "{as_user}'{}' -D '{}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{}'",
         pg_ctl.display(),
         data.display(),
         dir.display()
-    );
-    let mut child = Command::new("sh")
-        .args(["-c", &script])
+    ))
+}
+
+/// A process that cleans up after a server (stops it, deletes its files)
+/// when the test process lets go of it: when this is dropped, or when the
+/// test process exits for any reason and the kernel closes its end of the
+/// guardian's stdin. It runs in a process group of its own, so a terminal's
+/// Ctrl-C stops the tests but not the cleanup.
+#[derive(Debug)]
+struct Guardian {
+    child: Child,
+    pipe: Option<ChildStdin>,
+}
+
+impl Guardian {
+    /// Starts a guardian that runs `cleanup`, a shell script.
+    fn spawn(cleanup: &str) -> Guardian {
+        let mut child = Command::new("sh")
+            .args(["-c", &format!("read _ignored; {cleanup}")])
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the cleanup guardian");
+        let pipe = child.stdin.take();
+        Guardian { child, pipe }
+    }
+}
+
+impl Drop for Guardian {
+    fn drop(&mut self) {
+        // Closing the pipe starts the cleanup; wait until it is done.
+        drop(self.pipe.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin and returns its output, trailing
+/// whitespace trimmed, or its error output when it fails.
+fn run_with_input(cmd: &mut Command, input: &str) -> Result<String, String> {
+    let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("start the cleanup guardian");
-    let stdin = child.stdin.take().expect("guardian stdin");
-    (child, stdin)
+        .map_err(|e| format!("cannot run {}: {e}", Path::new(cmd.get_program()).display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
 }
 
 /// A test certificate authority with a server certificate for 127.0.0.1
