@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 
 def best_of(n: int, fn):
     times, result = [], None
@@ -63,6 +65,54 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     """p50 and p99 of latency samples."""
     s = sorted(samples_ms)
     return statistics.median(s), s[max(0, int(len(s) * 0.99) - 1)]
+
+
+# The small queries the SQL benchmarks time; each loads a 10-row table `small`.
+SMALL_QUERIES = {"SELECT 1": "SELECT 1", "10-row table": "SELECT * FROM small"}
+
+
+def interleaved_best(readers: dict, repeat: int, check_table, rows: int) -> dict[str, float]:
+    """Each reader's best time over `repeat` rounds. Rounds interleave the
+    readers, so a slow spell of the machine does not fall on one reader
+    alone. `check_table` sees every Arrow result; row lists must hold `rows`."""
+    results: dict[str, float] = {}
+    for round_no in range(repeat):
+        for name, read in readers.items():
+            t0 = time.perf_counter()
+            got = read()
+            elapsed = time.perf_counter() - t0
+            if isinstance(got, pa.Table):
+                check_table(got)
+            elif isinstance(got, (list, tuple)):
+                assert len(got) == rows, (name, len(got), rows)
+            del got
+            results[name] = min(results.get(name, float("inf")), elapsed)
+        print(f"round {round_no + 1} of {repeat} done", flush=True)
+    return results
+
+
+def small_query_latency(read, runs: int = 400, warmup: int = 50) -> dict[str, tuple[float, float]]:
+    """p50 and p99 milliseconds of `read(sql)` for each of SMALL_QUERIES,
+    the first `warmup` runs left out."""
+    out = {}
+    for name, sql in SMALL_QUERIES.items():
+        lat = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            read(sql)
+            if i >= warmup:
+                lat.append((time.perf_counter() - t0) * 1000)
+        out[name] = percentiles(lat)
+    return out
+
+
+def print_latency(by_reader: dict[str, dict[str, tuple[float, float]]]) -> None:
+    """small_query_latency's figures, a column per reader."""
+    print("\nsmall queries, milliseconds (p50 / p99):")
+    print(f"{'query':14}" + "".join(f" {reader:>18}" for reader in by_reader))
+    for query in SMALL_QUERIES:
+        cells = (f"{lat[query][0]:.2f} / {lat[query][1]:.2f}" for lat in by_reader.values())
+        print(f"{query:14}" + "".join(f" {cell:>18}" for cell in cells))
 
 
 def print_table(title: str, rows: int, results: dict[str, float], reference: str) -> None:

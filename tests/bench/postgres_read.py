@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.flight as flight
 
-from common import Gateway, percentiles, print_table
+from common import Gateway, interleaved_best, print_latency, print_table, small_query_latency
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from pgcluster import Cluster  # noqa: E402
@@ -191,38 +191,11 @@ def main() -> None:
                 [f"SELECT * FROM wide WHERE ctid < '({half},0)'::tid",
                  f"SELECT * FROM wide WHERE ctid >= '({half},0)'::tid"])
 
-            # Rounds interleave the readers, so a slow spell of the machine
-            # does not fall on one reader alone; each keeps its best time.
-            results: dict[str, float] = {}
-            for round_no in range(args.repeat):
-                for name, read in readers.items():
-                    t0 = time.perf_counter()
-                    got = read()
-                    elapsed = time.perf_counter() - t0
-                    if isinstance(got, pa.Table):
-                        check(got, expect)
-                    elif isinstance(got, list):
-                        assert len(got) == expect["rows"]
-                    del got
-                    results[name] = min(results.get(name, float("inf")), elapsed)
-                print(f"round {round_no + 1} of {args.repeat} done", flush=True)
+            results = interleaved_best(readers, args.repeat, lambda t: check(t, expect), expect["rows"])
             peak = gw.peak_rss_mb()
-
-            def latency(read) -> dict[str, tuple[float, float]]:
-                out = {}
-                for name, q in [("SELECT 1", "SELECT 1"), ("10-row table", "SELECT * FROM small")]:
-                    lat = []
-                    for i in range(400):
-                        t0 = time.perf_counter()
-                        read(q)
-                        if i >= 50:
-                            lat.append((time.perf_counter() - t0) * 1000)
-                    out[name] = percentiles(lat)
-                return out
-
-            dmesh_lat = latency(dmesh_read)
-            adbc_lat = latency(adbc_read)
-            psycopg_lat = latency(psycopg_read)
+            dmesh_lat = small_query_latency(dmesh_read)
+            adbc_lat = small_query_latency(adbc_read)
+            psycopg_lat = small_query_latency(psycopg_read)
         finally:
             gw.stop()
             adbc_conn.close()
@@ -231,11 +204,7 @@ def main() -> None:
     print_table(f"read {args.rows:,} rows whole (best of {args.repeat})", args.rows, results,
                 "dmesh (Flight, postgres connector)")
     print(f"\ngateway RSS: {rss_before:.0f} MiB idle, {peak:.0f} MiB peak while streaming")
-    print("\nsmall queries, milliseconds (p50 / p99):")
-    print(f"{'query':14} {'dmesh (Flight)':>18} {'psycopg direct':>18} {'ADBC direct':>18}")
-    for name in dmesh_lat:
-        cells = [f"{a:.2f} / {b:.2f}" for a, b in (dmesh_lat[name], psycopg_lat[name], adbc_lat[name])]
-        print(f"{name:14} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18}")
+    print_latency({"dmesh (Flight)": dmesh_lat, "psycopg direct": psycopg_lat, "ADBC direct": adbc_lat})
     if args.json:
         Path(args.json).write_text(json.dumps({
             "rows": args.rows, "seconds": results, "gateway_peak_rss_mb": peak,
