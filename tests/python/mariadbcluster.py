@@ -104,7 +104,8 @@ class Server:
             argv.append(f"--database={database}")
         out = subprocess.run(argv, input=sql, capture_output=True, text=True)
         if out.returncode != 0:
-            raise RuntimeError(out.stderr.strip())
+            # The client echoes a failed statement, which may hold the password.
+            raise RuntimeError(out.stderr.strip().replace(PASSWORD, "***"))
         return out.stdout.rstrip()
 
     def url(self, database: str) -> str:

@@ -1,7 +1,6 @@
 //! The `postgres` connector instance: pool, Query family, schema catalog,
 //! health checks.
 
-use tracing::Instrument;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -10,10 +9,9 @@ use std::time::Duration;
 
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
-use backon::Retryable;
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, RecyclingMethod, Runtime};
 use dmesh_connector_api::{
-    BatchStream, CatalogConnector, ColumnInfo, ColumnMetadata, Connector, Error, Explanation, ForeignKey,
+    BatchStream, CatalogConnector, Connector, Error, Explanation, ForeignKey,
     HealthCheck, HealthReport, QueryConnector, QueryRequest, Result, SchemaInfo, SearchHit, SqlDialect, TableFilter,
     TableInfo, TableMetadata, TableRef, TableSchema, TableType,
 };
@@ -25,8 +23,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::{PostgresConfig, TlsMode};
 use crate::decode::ResultShape;
-use crate::error::{Target, from_pg, from_pool, is_transient};
-use crate::read::backoff;
+use crate::error::{Target, from_pg};
+use dmesh_connector_sql::catalog::{self, CatalogColumn};
 
 /// The pool of connections.
 pub(crate) type Pool = deadpool::managed::Pool<Verifying>;
@@ -88,10 +86,9 @@ pub(crate) struct Inner {
 /// Running totals of what the connector did, for operators and tests.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub reads: AtomicU64,
+    /// What every SQL connector counts.
+    pub base: dmesh_connector_sql::Counters,
     pub parallel_reads: AtomicU64,
-    pub retries: AtomicU64,
-    pub cancels: AtomicU64,
 }
 
 /// What a connector has done since it was built.
@@ -176,10 +173,10 @@ impl PostgresConnector {
         let c = &self.inner.counters;
         let s = self.inner.pool.status();
         ConnectorStats {
-            reads: c.reads.load(Ordering::Relaxed),
+            reads: c.base.reads.load(Ordering::Relaxed),
             parallel_reads: c.parallel_reads.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            cancels: c.cancels.load(Ordering::Relaxed),
+            retries: c.base.retries.load(Ordering::Relaxed),
+            cancels: c.base.cancels.load(Ordering::Relaxed),
             pool_open: s.size,
             pool_size: s.max_size,
         }
@@ -201,6 +198,8 @@ fn target_of(driver: &tokio_postgres::Config) -> Target {
             .unwrap_or_default()
             .to_owned(),
         user: driver.get_user().unwrap_or_default().to_owned(),
+        system: "PostgreSQL",
+        otel_system: "postgresql",
     }
 }
 
@@ -244,30 +243,17 @@ impl Inner {
     /// A pooled connection, verified alive.
     pub(crate) async fn checkout_once(&self) -> Result<Object> {
         let wait = self.config.checkout_timeout;
-        let span = tracing::info_span!(
-            "pool.checkout",
-            otel.name = "pool.checkout",
-            connector = %self.name,
-            db.system.name = "postgresql",
-        );
-        self.pool
-            .get()
-            .instrument(span)
-            .await
-            .map_err(|e| from_pool(e, &self.target, wait))
+        dmesh_connector_sql::pool::checkout_once(&self.pool, &self.name, &self.target, wait, |e| self.pg_error(&e)).await
     }
 
     /// A pooled connection, verified alive; transient failures are retried
     /// with jittered backoff, so a restarting server costs a short wait.
     pub(crate) async fn checkout(&self) -> Result<Object> {
-        (|| self.checkout_once())
-            .retry(backoff())
-            .when(is_transient)
-            .notify(|e: &Error, d: Duration| {
-                self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(connector = %self.name, error = %e, delay = ?d, "retrying checkout");
-            })
-            .await
+        let wait = self.config.checkout_timeout;
+        dmesh_connector_sql::pool::checkout(&self.pool, &self.name, &self.target, wait, &self.counters.base, |e| {
+            self.pg_error(&e)
+        })
+        .await
     }
 
     pub(crate) fn pg_error(&self, e: &tokio_postgres::Error) -> Error {
@@ -427,14 +413,6 @@ fn table_type(relkind: &str) -> TableType {
     }
 }
 
-struct CatalogColumn {
-    name: String,
-    source_type: String,
-    not_null: bool,
-    default: Option<String>,
-    comment: Option<String>,
-}
-
 #[async_trait]
 impl Connector for PostgresConnector {
     fn kind(&self) -> &str {
@@ -442,14 +420,7 @@ impl Connector for PostgresConnector {
     }
 
     fn pool_stats(&self) -> Option<dmesh_connector_api::PoolStats> {
-        let s = self.inner.pool.status();
-        Some(dmesh_connector_api::PoolStats {
-            open: s.size,
-            max: s.max_size,
-            in_use: s.size.saturating_sub(s.available),
-            waiters: s.waiting,
-            retries: self.inner.counters.retries.load(Ordering::Relaxed),
-        })
+        Some(dmesh_connector_sql::pool::stats(&self.inner.pool, &self.inner.counters.base))
     }
 
     fn as_query(&self) -> Option<&dyn QueryConnector> {
@@ -631,14 +602,7 @@ impl QueryConnector for PostgresConnector {
         Ok(TableSchema {
             info: rel.info,
             schema,
-            columns: columns
-                .into_iter()
-                .map(|c| ColumnInfo {
-                    name: c.name,
-                    source_type: Some(c.source_type),
-                    description: c.comment,
-                })
-                .collect(),
+            columns: catalog::column_infos(&columns),
         })
     }
 
@@ -760,21 +724,7 @@ impl CatalogConnector for PostgresConnector {
                 referenced_columns: r.get(4),
             })
             .collect();
-        let columns = columns
-            .into_iter()
-            .map(|c| ColumnMetadata {
-                arrow_type: schema
-                    .field_with_name(&c.name)
-                    .map(|f| f.data_type().to_string())
-                    .unwrap_or_default(),
-                nullable: !c.not_null,
-                name: c.name,
-                source_type: Some(c.source_type),
-                description: c.comment,
-                default_expression: c.default,
-                classifications: Vec::new(),
-            })
-            .collect();
+        let columns = catalog::column_metadata(&schema, columns);
         let mut properties = BTreeMap::new();
         properties.insert("relkind".to_owned(), rel.relkind.clone());
         properties.insert("total_bytes".to_owned(), rel.bytes.to_string());
@@ -790,14 +740,8 @@ impl CatalogConnector for PostgresConnector {
     }
 
     async fn search_tables(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
-        let needle = query.trim().to_lowercase();
-        if needle.is_empty() {
-            return Err(Error::invalid_argument("the search text is empty").with_reason("EMPTY_QUERY"));
-        }
-        let pattern = format!(
-            "%{}%",
-            needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let needle = catalog::search_needle(query)?;
+        let pattern = catalog::like_pattern(&needle);
         let rows = self
             .inner
             .catalog_query(
@@ -811,31 +755,10 @@ impl CatalogConnector for PostgresConnector {
                 &[&pattern],
             )
             .await?;
-        let mut hits: Vec<SearchHit> = rows
+        let candidates = rows
             .iter()
-            .map(|r| {
-                let rel = Relation::from_row(r, &self.inner.target.database);
-                let matched: Vec<String> = r.get(8);
-                let name = rel.name.to_lowercase();
-                let mut score = 0.0;
-                if name == needle {
-                    score += 2.0;
-                } else if name.contains(&needle) {
-                    score += 1.0;
-                }
-                if rel.info.description.as_deref().is_some_and(|d| d.to_lowercase().contains(&needle)) {
-                    score += 0.5;
-                }
-                score += 0.3 * matched.len() as f64;
-                SearchHit {
-                    table: rel.info,
-                    score,
-                    matched_columns: matched,
-                }
-            })
+            .map(|r| (Relation::from_row(r, &self.inner.target.database).info, r.get::<_, Vec<String>>(8)))
             .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.table.table.cmp(&b.table.table)));
-        hits.truncate(limit.max(1));
-        Ok(hits)
+        Ok(catalog::rank(&needle, candidates, limit))
     }
 }

@@ -8,14 +8,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, FixedSizeBinaryBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, FixedSizeBinaryBuilder,
     Float32Builder, Float64Builder, Int16Builder, Int32Builder, Int64Builder, IntervalMonthDayNanoBuilder, ListArray, NullBuilder,
     StringArray, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt32Builder,
 };
 use arrow::array::NullBufferBuilder;
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, IntervalMonthDayNano, IntervalUnit, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use dmesh_connector_api::{Error, Result};
 use tokio_postgres::types::{Kind, Type};
 
@@ -211,7 +210,7 @@ fn fixed<const N: usize>(raw: &[u8]) -> Decoded<[u8; N]> {
 }
 
 /// One column's builder.
-enum ColumnBuilder {
+pub(crate) enum ColumnBuilder {
     Bool(BooleanBuilder),
     Int2(Int16Builder),
     Int4(Int32Builder),
@@ -477,28 +476,6 @@ impl ColumnBuilder {
             _ => 0,
         }
     }
-
-    fn len(&self) -> usize {
-        match self {
-            Self::Bool(b) => b.len(),
-            Self::Int2(b) => b.len(),
-            Self::Int4(b) => b.len(),
-            Self::Int8(b) => b.len(),
-            Self::Float4(b) => b.len(),
-            Self::Float8(b) => b.len(),
-            Self::Oid(b) => b.len(),
-            Self::Char(b) | Self::NumericText(b) => b.len(),
-            Self::Text(b) | Self::Jsonb(b) | Self::Bytea(b) => b.len(),
-            Self::Date(b) => b.len(),
-            Self::Time(b) => b.len(),
-            Self::Timestamp(b) | Self::TimestampTz(b) => b.len(),
-            Self::Interval(b) => b.len(),
-            Self::Uuid(b) => b.len(),
-            Self::Decimal { builder, .. } => builder.len(),
-            Self::Void(b) => b.len(),
-            Self::List { offsets, .. } => offsets.len() - 1,
-        }
-    }
 }
 
 fn read_i32(raw: &[u8], at: usize) -> Decoded<i32> {
@@ -668,88 +645,35 @@ pub(crate) fn numeric_to_string(raw: &[u8]) -> Decoded<String> {
 }
 
 /// Fills record batches from rows of binary values.
-pub(crate) struct BatchBuilder {
-    shape: ResultShape,
-    columns: Vec<ColumnBuilder>,
-    rows: usize,
-    bytes: usize,
-    target_rows: usize,
-    target_bytes: usize,
-}
+pub(crate) type BatchBuilder = dmesh_connector_sql::BatchBuilder<ColumnBuilder>;
 
-impl std::fmt::Debug for BatchBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchBuilder").field("rows", &self.rows).finish_non_exhaustive()
+impl dmesh_connector_sql::Column for ColumnBuilder {
+    type Kind = PgKind;
+
+    fn new(kind: &PgKind, rows: usize, bytes: usize) -> Self {
+        ColumnBuilder::new(kind, rows, bytes)
+    }
+
+    fn data_bytes(&self) -> usize {
+        ColumnBuilder::data_bytes(self)
+    }
+
+    fn finish(&mut self) -> std::result::Result<ArrayRef, String> {
+        ColumnBuilder::finish(self).map_err(|DecodeError(why)| why)
     }
 }
 
-impl BatchBuilder {
-    /// Batches of up to `target_rows` rows or about `target_bytes` bytes.
-    pub(crate) fn new(shape: ResultShape, target_rows: usize, target_bytes: usize) -> Self {
-        let rows = target_rows.min(8192);
-        let columns = shape.kinds.iter().map(|k| ColumnBuilder::new(k, rows, rows * 16)).collect();
-        Self {
-            shape,
-            columns,
-            rows: 0,
-            bytes: 0,
-            target_rows,
-            target_bytes,
-        }
+impl ResultShape {
+    /// A builder of batches of this shape.
+    pub(crate) fn batch_builder(&self, target_rows: usize, target_bytes: usize) -> BatchBuilder {
+        BatchBuilder::new(self.schema.clone(), self.kinds.clone(), target_rows, target_bytes)
     }
+}
 
-    /// Rows held.
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Whether the batch is full.
-    pub(crate) fn is_full(&self) -> bool {
-        self.rows >= self.target_rows || self.bytes >= self.target_bytes
-    }
-
-    /// Appends one value to column `index`.
-    #[inline]
-    pub(crate) fn append(&mut self, index: usize, raw: Option<&[u8]>) -> Result<()> {
-        let column = &mut self.columns[index];
-        column.append(raw).map_err(|DecodeError(why)| {
-            let name = self.shape.schema.field(index).name();
-            Error::invalid_argument(format!("column `{name}`, row {}: {why}", self.rows + 1)).with_reason("DECODE_FAILED")
-        })
-    }
-
-    /// Marks the end of a row of `bytes` bytes on the wire.
-    #[inline]
-    pub(crate) fn end_row(&mut self, bytes: usize) {
-        self.rows += 1;
-        self.bytes += bytes;
-    }
-
-    /// Takes the rows held as a batch. The next batch's builders are sized
-    /// like this one, so filling them does not reallocate.
-    pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
-        let rows = self.rows;
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (i, (c, kind)) in self.columns.iter_mut().zip(&self.shape.kinds).enumerate() {
-            let bytes = c.data_bytes();
-            let array = c.finish().map_err(|DecodeError(why)| {
-                let name = self.shape.schema.field(i).name();
-                Error::invalid_argument(format!("column `{name}`: {why}")).with_reason("DECODE_FAILED")
-            })?;
-            let headroom = rows + rows / 8 + 16;
-            *c = ColumnBuilder::new(kind, headroom, bytes + bytes / 8 + 64);
-            arrays.push(array);
-        }
-        self.rows = 0;
-        self.bytes = 0;
-        debug_assert!(self.columns.iter().all(|c| c.len() == 0));
-        RecordBatch::try_new_with_options(
-            self.shape.schema.clone(),
-            arrays,
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )
-        .map_err(|e| Error::internal(format!("assembling a batch: {e}")))
-    }
+/// Appends one binary value (`None` for NULL) to column `index`.
+#[inline]
+pub(crate) fn append_raw(out: &mut BatchBuilder, index: usize, raw: Option<&[u8]>) -> Result<()> {
+    out.append(index, |c| c.append(raw).map_err(|DecodeError(why)| why))
 }
 
 /// Splits a `COPY ... TO STDOUT (FORMAT binary)` stream into tuples.
@@ -813,7 +737,7 @@ impl CopyParser {
             at = header;
             self.header_done = true;
         }
-        let ncols = out.shape.kinds.len();
+        let ncols = out.schema().fields().len();
         while at + 2 <= buf.len() && !self.finished {
             let fields = i16::from_be_bytes([buf[at], buf[at + 1]]);
             if fields == -1 {
@@ -852,9 +776,9 @@ impl CopyParser {
             }
             for (col, &(p, n)) in self.fields.iter().enumerate() {
                 if n < 0 {
-                    out.append(col, None)?;
+                    append_raw(out, col, None)?;
                 } else {
-                    out.append(col, Some(&buf[p..p + n as usize]))?;
+                    append_raw(out, col, Some(&buf[p..p + n as usize]))?;
                 }
             }
             out.end_row(end - at);
@@ -945,7 +869,7 @@ mod tests {
             }
         }
         stream.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut out = BatchBuilder::new(shape, 1 << 20, 1 << 30);
+        let mut out = shape.batch_builder(1 << 20, 1 << 30);
         let mut parser = CopyParser::default();
         let mut noop = |_: &mut BatchBuilder| Ok(());
         for chunk in stream.chunks(7) {

@@ -2,17 +2,10 @@
 //! the right status, and whether a retry can help. Nothing from the config
 //! (password, URL) ever enters a message.
 
-use deadpool_postgres::PoolError;
 use dmesh_connector_api::{Error, ErrorKind};
 use tokio_postgres::error::SqlState;
 
-/// Where the failing server is, for messages: `host:port/database as user`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Target {
-    pub address: String,
-    pub database: String,
-    pub user: String,
-}
+pub(crate) use dmesh_connector_sql::Target;
 
 /// Maps a driver error.
 pub(crate) fn from_pg(e: &tokio_postgres::Error, target: &Target) -> Error {
@@ -120,29 +113,4 @@ fn from_sqlstate(code: &SqlState, message: String, target: &Target) -> Error {
         "XX" => Error::unavailable(message).with_reason("SOURCE_INTERNAL").with_retryable(false),
         _ => Error::invalid_argument(message).with_reason("SOURCE_REJECTED"),
     }
-}
-
-/// Maps a pool error.
-pub(crate) fn from_pool(e: PoolError, target: &Target, checkout: std::time::Duration) -> Error {
-    match e {
-        PoolError::Backend(pg) => from_pg(&pg, target),
-        PoolError::Timeout(_) => Error::unavailable(format!(
-            "no PostgreSQL connection to {} within {checkout:?}: every pooled connection is busy or the server \
-             is not answering",
-            target.address
-        ))
-        .with_reason("POOL_TIMEOUT"),
-        PoolError::Closed => Error::unavailable("the connector is shutting down").with_reason("POOL_CLOSED"),
-        other => Error::unavailable(format!("PostgreSQL pool: {other}")).with_reason("SOURCE_UNAVAILABLE"),
-    }
-}
-
-/// Whether an error is a transient failure worth retrying before any row
-/// has been sent: the connection, not the statement, failed.
-pub(crate) fn is_transient(e: &Error) -> bool {
-    e.is_retryable()
-        && matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Aborted)
-        && e.reason() != "SOURCE_AUTH_FAILED"
-        // A pool timeout already waited its whole checkout time.
-        && e.reason() != "POOL_TIMEOUT"
 }

@@ -14,44 +14,31 @@ use std::time::Duration;
 use arrow::array::Int64Array;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use deadpool::managed::Timeouts;
 use tracing::Instrument;
-use dmesh_connector_api::{AccessMode, Error, Param, QueryRequest, Result};
+use dmesh_connector_api::{Error, Param, QueryRequest, Result};
 use futures::{StreamExt, pin_mut};
 use tokio::sync::mpsc;
 use tokio_postgres::Statement;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 
 use crate::connector::{Inner, Object};
-use crate::decode::{BatchBuilder, CopyParser, ResultShape};
-use crate::error::is_transient;
+use crate::decode::{CopyParser, ResultShape, append_raw};
+use dmesh_connector_sql::statement::{Gate, Mode as Admitted, Unreadable};
+use dmesh_connector_sql::{BATCH_BYTES, BATCH_ROWS, CHANNEL_DEPTH, backoff, is_transient, statement_timeout, with_retries};
 use crate::params::bind;
-use crate::sql::{Class, Splittable, classify};
+use crate::sql::{Classified, Splittable, classify};
+use dmesh_connector_sql::Class;
 
-/// Rows per batch at most.
-const BATCH_ROWS: usize = 65_536;
-/// Bytes of source data per batch, about; keeps Flight messages near 1 MiB.
-const BATCH_BYTES: usize = 1 << 20;
-/// Batches buffered between a worker and the client, per channel.
-const CHANNEL_DEPTH: usize = 2;
-/// Attempts after the first, for failures before any row has left.
-const RETRIES: usize = 4;
-
-/// The backoff between attempts: jittered, exponential, bounded.
-pub(crate) fn backoff() -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(1))
-        .with_factor(2.0)
-        .with_jitter()
-        .with_max_times(RETRIES)
-}
+/// The reads PostgreSQL requests may be, for messages.
+const READS: &str = "SELECT, WITH ... SELECT, VALUES, EXPLAIN without ANALYZE, SHOW";
 
 /// What a request is, decided before it touches the server.
 #[derive(Debug)]
 pub(crate) struct Plan {
     class: Class,
+    split: Option<Box<Splittable>>,
     /// Whether the statement check applies to this request.
     checked: bool,
     read_only: bool,
@@ -59,55 +46,28 @@ pub(crate) struct Plan {
 }
 
 impl Inner {
+    /// The read-only gate: statements the parser cannot read go to the
+    /// server, whose READ ONLY transaction holds on its own.
+    fn gate(&self) -> Gate {
+        Gate {
+            allow_writes: self.config.allow_writes,
+            check_statements: self.config.check_statements,
+            deny_when_writing: false,
+            unreadable: Unreadable::LeaveToSource,
+            reads: READS,
+        }
+    }
+
     /// Classifies a request and checks it against the access mode.
     pub(crate) fn plan(&self, request: &QueryRequest) -> Result<Plan> {
-        let writable = request.access.writes() && self.config.allow_writes;
-        let ddl = request.access == AccessMode::Ddl && self.config.allow_writes;
-        let class = classify(&request.sql);
-        let checked = self.config.check_statements && !writable;
-        let refuse = |what: &str| {
-            Error::permission_denied(format!(
-                "{what} is not allowed in a read-only request; only a single query (SELECT, WITH ... SELECT, \
-                 VALUES, EXPLAIN without ANALYZE, SHOW) runs here"
-            ))
-            .with_reason("READ_ONLY")
-        };
-        match &class {
-            Class::Denied(what) if checked => return Err(refuse(what)),
-            Class::Several(n) if self.config.check_statements => {
-                return Err(Error::invalid_argument(format!(
-                    "the request holds {n} statements; send one statement per request"
-                ))
-                .with_reason("ONE_STATEMENT"));
-            }
-            Class::Schema(what) if writable && !ddl && self.config.check_statements => {
-                return Err(Error::permission_denied(format!(
-                    "{what} changes the schema or the session, which needs the `ddl` right; this request may \
-                     change rows only"
-                ))
-                .with_reason("DDL_NOT_ALLOWED"));
-            }
-            Class::Write(what) | Class::Schema(what) if !writable && self.config.check_statements => {
-                let why = if self.config.allow_writes {
-                    "this request is read-only"
-                } else {
-                    "connector is read-only (its config does not set `allow_writes`)"
-                };
-                return Err(Error::permission_denied(format!(
-                    "{what} is not allowed: {why}; only reads (SELECT, WITH ... SELECT, VALUES, EXPLAIN, SHOW) run here"
-                ))
-                .with_reason("READ_ONLY"));
-            }
-            _ => {}
-        }
-        let limit = request
-            .limits
-            .timeout
-            .map_or(self.config.statement_timeout, |t| t.min(self.config.statement_timeout));
+        let Classified { class, split } = classify(&request.sql);
+        let read_only = self.gate().admit(&class, request.access)? == Admitted::Read;
+        let limit = statement_timeout(request, self.config.statement_timeout);
         Ok(Plan {
             class,
-            checked,
-            read_only: !writable,
+            split,
+            checked: self.config.check_statements && read_only,
+            read_only,
             timeout_ms: (limit.as_millis() as u64).max(1),
         })
     }
@@ -125,7 +85,7 @@ impl Inner {
     /// Starts a statement and streams its result.
     pub(crate) async fn execute(self: &Arc<Self>, request: QueryRequest) -> Result<(ResultShape, mpsc::Receiver<Result<RecordBatch>>)> {
         let plan = self.plan(&request)?;
-        self.counters.reads.fetch_add(1, Ordering::Relaxed);
+        self.counters.base.reads.fetch_add(1, Ordering::Relaxed);
         let span = tracing::info_span!(
             "db.statement",
             otel.kind = "client",
@@ -144,31 +104,7 @@ impl Inner {
     }
 
     async fn start_with_retries(&self, plan: &Plan, request: &QueryRequest) -> Result<Started> {
-        let mut delays = backoff().build();
-        let mut attempt = 1u32;
-        loop {
-            // The first attempt runs in the statement's span; each retry gets
-            // a span of its own.
-            let outcome = if attempt == 1 {
-                self.start(plan, request).await
-            } else {
-                let span = tracing::info_span!("retry", otel.name = "retry", attempt, connector = %self.name);
-                self.start(plan, request).instrument(span).await
-            };
-            match outcome {
-                Ok(s) => return Ok(s),
-                Err(e) if is_transient(&e) => match delays.next() {
-                    Some(d) => {
-                        self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(connector = %self.name, error = %e, delay = ?d, "retrying the start of a read");
-                        tokio::time::sleep(d).await;
-                        attempt += 1;
-                    }
-                    None => return Err(e),
-                },
-                Err(e) => return Err(e),
-            }
-        }
+        with_retries(&self.name, "the start of a read", &self.counters.base.retries, || self.start(plan, request)).await
     }
 
     /// Checks out a connection, opens the transaction, prepares the statement
@@ -185,7 +121,7 @@ impl Inner {
         };
         // One round trip: the statement, and the COPY that may run it, are
         // prepared inside the transaction.
-        let copy_text = (request.params.is_empty() && matches!(plan.class, Class::Query { .. }))
+        let copy_text = (request.params.is_empty() && plan.class == Class::Query)
             .then(|| copy_sql(&request.sql));
         let copy_prepare = async {
             match &copy_text {
@@ -256,7 +192,7 @@ impl Inner {
             return Ok(Started { shape, jobs: vec![job] });
         };
         if plan.read_only
-            && let Class::Query { split: Some(split) } = &plan.class
+            && let Some(split) = &plan.split
             && self.config.parallel_reads > 1
         {
             match self.split(&conn, split, &shape, plan).await {
@@ -416,7 +352,7 @@ impl Inner {
             let retry = !forwarded && plan.read_only && is_transient(&failure);
             match delays.next() {
                 Some(d) if retry => {
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    self.counters.base.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(connector = %self.name, error = %failure, delay = ?d, "retrying a read that failed before its first batch");
                     tokio::time::sleep(d).await;
                 }
@@ -446,7 +382,7 @@ impl Inner {
                 }
             }
             Err(Stop::Abandoned) => {
-                self.counters.cancels.fetch_add(1, Ordering::Relaxed);
+                self.counters.base.cancels.fetch_add(1, Ordering::Relaxed);
                 let tls = self.tls.clone();
                 match tokio::time::timeout(Duration::from_secs(2), token.cancel_query(tls)).await {
                     Ok(Ok(())) => tracing::debug!(connector = %self.name, "read abandoned; cancel sent"),
@@ -459,7 +395,7 @@ impl Inner {
                 if server_ended {
                     self.release(job.conn, false).await;
                 } else {
-                    self.counters.cancels.fetch_add(1, Ordering::Relaxed);
+                    self.counters.base.cancels.fetch_add(1, Ordering::Relaxed);
                     let _ = tokio::time::timeout(Duration::from_secs(2), token.cancel_query(self.tls.clone())).await;
                     discard(job.conn);
                 }
@@ -478,7 +414,7 @@ impl Inner {
             error,
             server_ended: false,
         };
-        let mut out = BatchBuilder::new(shape.clone(), BATCH_ROWS, BATCH_BYTES);
+        let mut out = shape.batch_builder(BATCH_ROWS, BATCH_BYTES);
         let copy = match &job.mode {
             Mode::Copy(statement) => Some(job.conn.copy_out(statement).await.map_err(server)?),
             Mode::CopyText(sql) => Some(job.conn.copy_out(sql.as_str()).await.map_err(server)?),
@@ -519,7 +455,7 @@ impl Inner {
                     let row = row.map_err(server)?;
                     for i in 0..width {
                         let raw: Option<Raw<'_>> = row.try_get(i).map_err(server)?;
-                        out.append(i, raw.map(|r| r.0)).map_err(local)?;
+                        append_raw(&mut out, i, raw.map(|r| r.0)).map_err(local)?;
                     }
                     out.end_row(row.raw_size_bytes());
                     if out.is_full() {

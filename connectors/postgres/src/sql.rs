@@ -1,41 +1,15 @@
-//! What a statement is, read from its syntax tree: a query that may run as
-//! `COPY`, one that may be split into page ranges, or something else.
+//! PostgreSQL's dialect for the shared statement check, and the reads
+//! that may be split into page ranges.
 //!
-//! The parser decides only how a statement runs. Whether it may change data
-//! is decided by the server: read-only requests run in READ ONLY
-//! transactions, whatever the parser thought.
+//! The parser decides only how a statement runs and what is refused up
+//! front. Whether a read may change data is decided by the server as well:
+//! read-only requests run in READ ONLY transactions, whatever the parser
+//! thought.
 
-use std::ops::ControlFlow;
-
-use sqlparser::ast::{
-    Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, visit_expressions,
-    visit_relations,
-};
+use dmesh_connector_sql::statement::{Class, Syntax};
+use sqlparser::ast::{Expr, GroupByExpr, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-
-/// What kind of statement a request holds.
-#[derive(Debug)]
-pub(crate) enum Class {
-    /// A query; `split` when it reads one table with no ordering, grouping
-    /// or limit, so page ranges of that table can be read in parallel.
-    Query { split: Option<Box<Splittable>> },
-    /// A read that is not a query: EXPLAIN without ANALYZE, SHOW.
-    OtherRead,
-    /// A change to rows (INSERT, UPDATE, DELETE, MERGE, a data-modifying
-    /// WITH), named by its leading keywords.
-    Write(String),
-    /// Anything else that is not a read: DDL, session and transaction
-    /// control, COPY, CALL, DO, ...; named by its leading keywords.
-    Schema(String),
-    /// More than one statement.
-    Several(usize),
-    /// A query that reaches outside a read: files, programs, large objects,
-    /// other servers, settings, locks, sequences, or a new table.
-    Denied(String),
-    /// The parser did not understand it (its message).
-    Unknown(String),
-}
 
 /// Functions a read-only query may not call, by their unqualified names.
 const DENIED_FUNCTIONS: &[&str] = &[
@@ -65,35 +39,6 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
 ];
 
-/// The first denied function a statement calls, if any.
-fn denied_function(statement: &Statement) -> Option<String> {
-    let denied = |name: &sqlparser::ast::ObjectName| -> Option<String> {
-        let last = name.0.last()?.to_string().trim_matches('"').to_ascii_lowercase();
-        DENIED_FUNCTIONS.contains(&last.as_str()).then_some(last)
-    };
-    let mut found = None;
-    let _ = visit_expressions(statement, |e: &Expr| {
-        if let Expr::Function(f) = e
-            && let Some(name) = denied(&f.name)
-        {
-            found = Some(name);
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    });
-    if found.is_none() {
-        // Set-returning functions in FROM, e.g. `FROM pg_ls_dir('.')`.
-        let _ = visit_relations(statement, |name| {
-            if let Some(n) = denied(name) {
-                found = Some(n);
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        });
-    }
-    found
-}
-
 /// A single-table query that can be restricted to page ranges.
 #[derive(Debug)]
 pub(crate) struct Splittable {
@@ -102,75 +47,36 @@ pub(crate) struct Splittable {
     pub table: String,
 }
 
+/// PostgreSQL as the shared statement check reads it.
+pub(crate) const SYNTAX: Syntax = Syntax {
+    dialect: &PostgreSqlDialect {},
+    denied_functions: DENIED_FUNCTIONS,
+    special: dmesh_connector_sql::statement::no_special,
+};
+
+/// A classified statement, with the split a plain single-table query allows.
+#[derive(Debug)]
+pub(crate) struct Classified {
+    pub class: Class,
+    /// Set when the statement reads one table with no ordering, grouping or
+    /// limit, so page ranges of that table can be read in parallel.
+    pub split: Option<Box<Splittable>>,
+}
+
 /// Classifies `sql`.
-pub(crate) fn classify(sql: &str) -> Class {
-    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(s) => s,
-        Err(e) => return Class::Unknown(e.to_string()),
+pub(crate) fn classify(sql: &str) -> Classified {
+    let parsed = SYNTAX.classify(sql);
+    let split = match (&parsed.class, parsed.statement) {
+        (Class::Query, Some(statement)) => match &statement {
+            Statement::Query(q) => splittable_table(q),
+            _ => None,
+        }
+        .map(|table| Box::new(Splittable { statement, table })),
+        _ => None,
     };
-    if statements.len() != 1 {
-        return if statements.is_empty() {
-            Class::Unknown("the request holds no statement".into())
-        } else {
-            Class::Several(statements.len())
-        };
-    }
-    let Some(statement) = statements.into_iter().next() else {
-        return Class::Unknown("the request holds no statement".into());
-    };
-    if let Some(function) = denied_function(&statement) {
-        return Class::Denied(format!("calling `{function}`"));
-    }
-    match &statement {
-        Statement::Query(q) => {
-            if query_may_write(q) {
-                return Class::Write("a query with a data-modifying WITH".into());
-            }
-            if !q.locks.is_empty() {
-                return Class::Denied("SELECT ... FOR UPDATE/SHARE, which locks rows".into());
-            }
-            if let SetExpr::Select(select) = q.body.as_ref()
-                && select.into.is_some()
-            {
-                return Class::Denied("SELECT ... INTO, which creates a table".into());
-            }
-            let split = splittable_table(q).map(|table| {
-                Box::new(Splittable {
-                    table,
-                    statement: statement.clone(),
-                })
-            });
-            Class::Query { split }
-        }
-        Statement::Explain { analyze: false, .. }
-        | Statement::ShowVariable { .. }
-        | Statement::ShowTables { .. }
-        | Statement::ShowColumns { .. } => Class::OtherRead,
-        Statement::Insert(_) | Statement::Update(_) | Statement::Delete(_) | Statement::Merge(_) => {
-            Class::Write(leading_words(&statement))
-        }
-        other => Class::Schema(leading_words(other)),
-    }
-}
-
-fn query_may_write(q: &Query) -> bool {
-    let cte_writes = q.with.as_ref().is_some_and(|w| {
-        w.cte_tables
-            .iter()
-            .any(|c| !matches!(*c.query.body, SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::SetOperation { .. }))
-    });
-    cte_writes || !matches!(*q.body, SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) | SetExpr::SetOperation { .. } | SetExpr::Table(_))
-}
-
-fn leading_words(s: &Statement) -> String {
-    let text = s.to_string();
-    let words: Vec<&str> = text.split_whitespace().take(2).collect();
-    let first = words.first().map(|w| w.to_ascii_uppercase()).unwrap_or_default();
-    match first.as_str() {
-        "CREATE" | "DROP" | "ALTER" => {
-            words.join(" ").to_ascii_uppercase()
-        }
-        _ => first,
+    Classified {
+        class: parsed.class,
+        split,
     }
 }
 
@@ -274,7 +180,7 @@ mod tests {
 
     #[test]
     fn plain_single_table_queries_split() {
-        let Class::Query { split: Some(s) } = classify("SELECT id, v FROM public.t WHERE id > 3") else {
+        let Some(s) = classify("SELECT id, v FROM public.t WHERE id > 3").split else {
             panic!("should split");
         };
         assert_eq!(s.table, "public.t");
@@ -291,20 +197,21 @@ mod tests {
             "WITH x AS (SELECT 1) SELECT * FROM x",
             "SELECT * FROM generate_series(1, 10)",
         ] {
-            assert!(matches!(classify(sql), Class::Query { split: None }), "{sql}");
+            let c = classify(sql);
+            assert!(c.class == Class::Query && c.split.is_none(), "{sql}");
         }
     }
 
     #[test]
     fn writes_and_lists_are_named() {
-        assert!(matches!(classify("DELETE FROM t"), Class::Write(w) if w == "DELETE"));
-        assert!(matches!(classify("DROP TABLE t"), Class::Schema(w) if w == "DROP TABLE"));
-        assert!(matches!(classify("SELECT 1; DROP TABLE t"), Class::Several(2)));
-        assert!(matches!(classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"), Class::Write(_)));
-        assert!(matches!(classify("SHOW search_path"), Class::OtherRead));
-        assert!(matches!(classify("SELECT 1 )( nonsense"), Class::Unknown(_)));
-        assert!(matches!(classify("SELECT pg_read_file('/etc/passwd')"), Class::Denied(_)));
-        assert!(matches!(classify("SELECT * FROM pg_ls_dir('.')"), Class::Denied(_)));
-        assert!(matches!(classify("SELECT * FROM t FOR UPDATE"), Class::Denied(_)));
+        assert!(matches!(classify("DELETE FROM t").class, Class::Write(w) if w == "DELETE"));
+        assert!(matches!(classify("DROP TABLE t").class, Class::Schema(w) if w == "DROP TABLE"));
+        assert!(matches!(classify("SELECT 1; DROP TABLE t").class, Class::Several(2)));
+        assert!(matches!(classify("WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d").class, Class::Write(_)));
+        assert!(matches!(classify("SHOW search_path").class, Class::OtherRead));
+        assert!(matches!(classify("SELECT 1 )( nonsense").class, Class::Unknown(_)));
+        assert!(matches!(classify("SELECT pg_read_file('/etc/passwd')").class, Class::Denied(_)));
+        assert!(matches!(classify("SELECT * FROM pg_ls_dir('.')").class, Class::Denied(_)));
+        assert!(matches!(classify("SELECT * FROM t FOR UPDATE").class, Class::Denied(_)));
     }
 }

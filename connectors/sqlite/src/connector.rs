@@ -8,14 +8,15 @@ use std::sync::{Arc, Mutex};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use dmesh_connector_api::{
-    AccessMode, BatchStream, ColumnInfo, Connector, Error, HealthCheck, HealthReport, QueryConnector, QueryRequest,
+    BatchStream, ColumnInfo, Connector, Error, HealthCheck, HealthReport, QueryConnector, QueryRequest,
     Result, SqlDialect, TableFilter, TableInfo, TableRef, TableSchema, TableType,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::SqliteConfig;
 use crate::read::{Job, Mode, Source, declared_type, from_sqlite};
-use crate::sql::{Class, classify};
+use crate::sql::classify;
+use dmesh_connector_sql::statement::{Gate, Unreadable};
 
 /// The one schema a SQLite database has (attached ones are refused).
 const SCHEMA: &str = "main";
@@ -91,46 +92,14 @@ impl SqliteConnector {
     }
 
     fn mode(&self, request: &QueryRequest) -> Result<Mode> {
-        let writable = request.access.writes() && self.config.allow_writes;
-        let refuse = |what: &str, why: &str| {
-            Err(Error::permission_denied(format!(
-                "{what} is not allowed: {why}; only a single query (SELECT, WITH ... SELECT, VALUES, EXPLAIN) runs here"
-            ))
-            .with_reason("READ_ONLY"))
+        let gate = Gate {
+            allow_writes: self.config.allow_writes,
+            check_statements: self.config.check_statements,
+            deny_when_writing: true,
+            unreadable: Unreadable::Refuse,
+            reads: "SELECT, WITH ... SELECT, VALUES, EXPLAIN",
         };
-        let why = if self.config.allow_writes {
-            "this request is read-only"
-        } else {
-            "connector is read-only (its config does not set `allow_writes`)"
-        };
-        let class = classify(&request.sql);
-        if !self.config.check_statements {
-            return Ok(match class {
-                Class::Schema(_) if writable && request.access == AccessMode::Ddl => Mode::Ddl,
-                _ if writable => Mode::Write,
-                _ => Mode::Read,
-            });
-        }
-        match class {
-            Class::Read => Ok(if writable { Mode::Write } else { Mode::Read }),
-            Class::Denied(what) => refuse(&what, "it reaches outside the database"),
-            Class::Several(n) => Err(Error::invalid_argument(format!(
-                "the request holds {n} statements; send one statement per request"
-            ))
-            .with_reason("ONE_STATEMENT")),
-            Class::Write(_) if writable => Ok(Mode::Write),
-            Class::Schema(_) if writable && request.access == AccessMode::Ddl => Ok(Mode::Ddl),
-            Class::Schema(what) if writable => Err(Error::permission_denied(format!(
-                "{what} changes the schema or the session, which needs the `ddl` right; this request may change rows only"
-            ))
-            .with_reason("DDL_NOT_ALLOWED")),
-            Class::Write(what) | Class::Schema(what) => refuse(&what, why),
-            // What the check cannot read does not run.
-            Class::Unknown(why) => Err(Error::invalid_argument(format!(
-                "SQL syntax error (or SQL the read-only check cannot read): {why}"
-            ))
-            .with_reason("SQL_SYNTAX")),
-        }
+        gate.admit(&classify(&request.sql), request.access)
     }
 
     /// Starts `request` on a blocking thread; its schema and its batches.
@@ -140,10 +109,7 @@ impl SqliteConnector {
         schema_only: bool,
     ) -> Result<(SchemaRef, mpsc::Receiver<Result<arrow::record_batch::RecordBatch>>)> {
         let mode = self.mode(request)?;
-        let limit = request
-            .limits
-            .timeout
-            .map_or(self.config.statement_timeout, |t| t.min(self.config.statement_timeout));
+        let limit = dmesh_connector_sql::statement_timeout(request, self.config.statement_timeout);
         let job = Job {
             sql: request.sql.clone(),
             params: request.params.clone(),

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use dmesh_connector_api::{Error, ErrorKind, Param, ParamValue, Result};
+use dmesh_connector_sql::{ArrowColumn, BatchBuilder};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
@@ -16,16 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 /// Rows per batch.
 const BATCH_ROWS: usize = 8192;
 
-/// How a connection may be used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Reads only: opened read-only, `query_only` on.
-    Read,
-    /// Reads and changes to rows.
-    Write,
-    /// Anything the file allows, pragmas included.
-    Ddl,
-}
+pub(crate) use dmesh_connector_sql::Mode;
 
 /// Where the database is and how to open it.
 #[derive(Clone, Debug)]
@@ -178,88 +169,19 @@ fn value_type(v: &Value) -> Option<DataType> {
     }
 }
 
-fn misfit(column: &str, row: usize, v: &Value, ty: &DataType) -> Error {
-    let what = match v {
-        Value::Text(t) => format!("text {:?}", t.chars().take(40).collect::<String>()),
-        Value::Blob(b) => format!("a {}-byte blob", b.len()),
-        Value::Integer(i) => format!("the integer {i}"),
-        Value::Real(r) => format!("the number {r}"),
-        Value::Null => "NULL".into(),
-    };
-    Error::invalid_argument(format!(
-        "column `{column}` row {row} holds {what}, which does not fit its type {ty}; cast it in the query, e.g. \
-         CAST({column} AS TEXT)"
-    ))
-    .with_reason("TYPE_MISMATCH")
-}
-
-/// Builds one Arrow column from rows' values.
-fn column(name: &str, ty: &DataType, rows: &[Vec<Value>], i: usize, first_row: usize) -> Result<ArrayRef> {
-    let values = rows.iter().map(|r| &r[i]);
-    let fail = |n: usize, v: &Value| misfit(name, first_row + n + 1, v, ty);
-    Ok(match ty {
-        DataType::Int64 => {
-            let mut b = Int64Builder::with_capacity(rows.len());
-            for (n, v) in values.enumerate() {
-                match v {
-                    Value::Null => b.append_null(),
-                    Value::Integer(x) => b.append_value(*x),
-                    Value::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e15 => b.append_value(*r as i64),
-                    other => return Err(fail(n, other)),
-                }
-            }
-            Arc::new(b.finish())
+/// Appends one value to a column; a misfit names the cast that fixes it.
+fn push(column: &mut ArrowColumn, name: &str, v: &Value) -> std::result::Result<(), String> {
+    match v {
+        Value::Null => {
+            column.push_null();
+            Ok(())
         }
-        DataType::Float64 => {
-            let mut b = Float64Builder::with_capacity(rows.len());
-            for (n, v) in values.enumerate() {
-                match v {
-                    Value::Null => b.append_null(),
-                    Value::Integer(x) => b.append_value(*x as f64),
-                    Value::Real(r) => b.append_value(*r),
-                    other => return Err(fail(n, other)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        DataType::Boolean => {
-            let mut b = BooleanBuilder::with_capacity(rows.len());
-            for (n, v) in values.enumerate() {
-                match v {
-                    Value::Null => b.append_null(),
-                    Value::Integer(0) => b.append_value(false),
-                    Value::Integer(1) => b.append_value(true),
-                    other => return Err(fail(n, other)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        DataType::Binary => {
-            let mut b = BinaryBuilder::with_capacity(rows.len(), 0);
-            for (n, v) in values.enumerate() {
-                match v {
-                    Value::Null => b.append_null(),
-                    Value::Blob(x) => b.append_value(x),
-                    Value::Text(t) => b.append_value(t.as_bytes()),
-                    other => return Err(fail(n, other)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-        _ => {
-            let mut b = StringBuilder::with_capacity(rows.len(), 0);
-            for (n, v) in values.enumerate() {
-                match v {
-                    Value::Null => b.append_null(),
-                    Value::Text(t) => b.append_value(t),
-                    Value::Integer(x) => b.append_value(x.to_string()),
-                    Value::Real(r) => b.append_value(r.to_string()),
-                    other => return Err(fail(n, other)),
-                }
-            }
-            Arc::new(b.finish())
-        }
-    })
+        Value::Integer(x) => column.push_i64(*x),
+        Value::Real(r) => column.push_f64(*r),
+        Value::Text(t) => column.push_str(t),
+        Value::Blob(b) => column.push_bytes(b),
+    }
+    .map_err(|why| format!("{why}; cast it in the query, e.g. CAST({name} AS TEXT)"))
 }
 
 /// A statement to run.
@@ -361,7 +283,7 @@ pub(crate) fn run(source: &Source, job: Job, schema_tx: oneshot::Sender<Result<S
     };
     let width = names.len();
     let mut chunk: Vec<Vec<Value>> = Vec::with_capacity(BATCH_ROWS);
-    let mut sent_rows = 0usize;
+    let mut builder: Option<BatchBuilder<ArrowColumn>> = None;
     loop {
         let next = rows.next();
         let done = match next {
@@ -404,16 +326,23 @@ pub(crate) fn run(source: &Source, job: Job, schema_tx: oneshot::Sender<Result<S
             return;
         }
         if !chunk.is_empty() {
-            let columns: Result<Vec<ArrayRef>> = schema
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(i, f)| column(f.name(), f.data_type(), &chunk, i, sent_rows))
-                .collect();
-            let batch = columns.and_then(|c| RecordBatch::try_new(schema.clone(), c).map_err(|e| Error::internal(e.to_string())));
+            let builder = builder.get_or_insert_with(|| {
+                let kinds = schema.fields().iter().map(|f| f.data_type().clone()).collect();
+                BatchBuilder::new(schema.clone(), kinds, BATCH_ROWS, usize::MAX)
+            });
+            let mut filled = Ok(());
+            'rows: for row in chunk.drain(..) {
+                for (i, v) in row.iter().enumerate() {
+                    let name = &names[i];
+                    filled = builder.append(i, |c| push(c, name, v));
+                    if filled.is_err() {
+                        break 'rows;
+                    }
+                }
+                builder.end_row(0);
+            }
+            let batch = filled.and_then(|()| builder.finish());
             let failed = batch.is_err();
-            sent_rows += chunk.len();
-            chunk.clear();
             if tx.blocking_send(batch).is_err() || failed {
                 return;
             }

@@ -374,7 +374,8 @@ impl MariaDbServer {
         server.launch();
         // `root` keeps only its socket login; `dmesh` logs in over TCP. The
         // 127.0.0.1 entry is the one TCP logins from loopback match first.
-        server.sql(
+        // A failure's message leaves the password out: it is a canary.
+        let users = server.try_sql(
             "mysql",
             &format!(
                 "DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost';\n\
@@ -386,6 +387,9 @@ impl MariaDbServer {
                  GRANT ALL PRIVILEGES ON *.* TO '{MARIADB_USER}'@'127.0.0.1';"
             ),
         );
+        if let Err(e) = users {
+            panic!("creating the test user failed: {}", e.replace(MARIADB_PASSWORD, "***"));
+        }
         server
     }
 
