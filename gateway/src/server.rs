@@ -32,6 +32,7 @@ pub fn builtin_kinds() -> KindRegistry {
     let mut kinds = KindRegistry::default();
     kinds.register(Kind::<dmesh_connector_files::FilesConfig>::new());
     kinds.register(Kind::<dmesh_connector_postgres::PostgresConfig>::new());
+    kinds.register(Kind::<dmesh_connector_mysql::MySqlConfig>::new());
     kinds.register(Kind::<dmesh_connector_sqlite::SqliteConfig>::new());
     kinds
 }

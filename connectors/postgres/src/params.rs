@@ -6,6 +6,7 @@
 //! with the parameter's number and both types named. Values are never
 //! spliced into SQL text.
 
+use dmesh_connector_sql::batch::days_from_civil;
 use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
@@ -248,17 +249,6 @@ fn days_in_month(y: i32, m: u32) -> u32 {
         _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         _ => 28,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy as i32;
-    era * 146_097 + doe - 719_468
 }
 
 /// Microseconds since 1970-01-01T00:00:00Z of an ISO timestamp. An offset

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
-    Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, NullBuilder, StringBuilder,
+    DurationMicrosecondBuilder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder, NullBuilder, StringBuilder,
     Time64MicrosecondBuilder, TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
@@ -186,6 +186,8 @@ pub enum ArrowColumn {
     Time(Time64MicrosecondBuilder),
     /// `Timestamp(Microsecond, zone)`.
     Timestamp(TimestampMicrosecondBuilder, Option<Arc<str>>),
+    /// `Duration(Microsecond)`.
+    Duration(DurationMicrosecondBuilder),
 }
 
 fn mismatch(what: &str, column: &ArrowColumn) -> String {
@@ -214,6 +216,7 @@ impl ArrowColumn {
             Self::Date(_) => DataType::Date32,
             Self::Time(_) => DataType::Time64(TimeUnit::Microsecond),
             Self::Timestamp(_, zone) => DataType::Timestamp(TimeUnit::Microsecond, zone.clone()),
+            Self::Duration(_) => DataType::Duration(TimeUnit::Microsecond),
         }
     }
 
@@ -239,6 +242,7 @@ impl ArrowColumn {
             Self::Date(b) => b.append_null(),
             Self::Time(b) => b.append_null(),
             Self::Timestamp(b, _) => b.append_null(),
+            Self::Duration(b) => b.append_null(),
         }
     }
 
@@ -399,6 +403,43 @@ impl ArrowColumn {
         Ok(())
     }
 
+    /// Appends a length of time, in microseconds.
+    ///
+    /// # Errors
+    /// When the column does not hold durations.
+    #[inline]
+    pub fn push_duration(&mut self, micros: i64) -> std::result::Result<(), String> {
+        match self {
+            Self::Duration(b) => b.append_value(micros),
+            _ => return Err(mismatch("a length of time", self)),
+        }
+        Ok(())
+    }
+
+    /// Appends a decimal written in base 10 (`-12.5`, `3`), rescaled
+    /// exactly to the column's scale; a text column keeps the text.
+    ///
+    /// # Errors
+    /// When the text is not a decimal, has more fractional digits than the
+    /// scale, or exceeds the precision.
+    pub fn push_decimal_text(&mut self, text: &str) -> std::result::Result<(), String> {
+        match self {
+            Self::Decimal(_, _, scale) => {
+                let unscaled = parse_decimal(text, *scale).ok_or_else(|| format!("{text:?} is not a decimal of scale {scale}"))?;
+                self.push_decimal(unscaled)
+            }
+            Self::Text(b) => {
+                b.append_value(text);
+                Ok(())
+            }
+            Self::F64(b) => {
+                b.append_value(text.parse::<f64>().map_err(|_| format!("{text:?} is not a number"))?);
+                Ok(())
+            }
+            _ => Err(mismatch("a decimal", self)),
+        }
+    }
+
     /// Appends a boolean.
     ///
     /// # Errors
@@ -411,6 +452,40 @@ impl ArrowColumn {
         }
         Ok(())
     }
+}
+
+/// A base-10 decimal as an integer scaled by 10^`scale`, when exact.
+pub fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
+    let text = text.trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let scale = usize::try_from(scale).ok()?;
+    if (whole.is_empty() && fraction.is_empty())
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.trim_end_matches('0').len() > scale
+    {
+        return None;
+    }
+    let mut value: i128 = 0;
+    for b in whole.bytes().chain(fraction.bytes().chain(std::iter::repeat(b'0')).take(scale)) {
+        value = value.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date.
+pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = month as i32;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 impl Column for ArrowColumn {
@@ -441,6 +516,7 @@ impl Column for ArrowColumn {
             DataType::Timestamp(TimeUnit::Microsecond, zone) => {
                 Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone_opt(zone.clone()), zone.clone())
             }
+            DataType::Duration(TimeUnit::Microsecond) => Self::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
             _ => Self::Text(StringBuilder::with_capacity(rows, bytes)),
         }
     }
@@ -473,6 +549,7 @@ impl Column for ArrowColumn {
             Self::Date(b) => Arc::new(b.finish()),
             Self::Time(b) => Arc::new(b.finish()),
             Self::Timestamp(b, _) => Arc::new(b.finish()),
+            Self::Duration(b) => Arc::new(b.finish()),
         })
     }
 }
@@ -527,5 +604,13 @@ mod tests {
         let mut c = ArrowColumn::new(&DataType::UInt64, 4, 0);
         assert!(c.push_u64(u64::MAX).is_ok());
         assert!(c.push_i64(-1).is_err());
+        assert_eq!(parse_decimal("-12.5", 2), Some(-1250));
+        assert_eq!(parse_decimal("3", 2), Some(300));
+        assert_eq!(parse_decimal("1.230", 2), Some(123));
+        assert_eq!(parse_decimal("1.234", 2), None);
+        assert_eq!(parse_decimal("x", 2), None);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
     }
 }
