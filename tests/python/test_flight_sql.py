@@ -1,11 +1,15 @@
 """Arrow Flight SQL with real clients: the ADBC Flight SQL driver and pyarrow.flight.
 
-The suite runs twice: against the built-in `demo` connector (files) and
-against a `postgres` connector over a throwaway PostgreSQL cluster holding
-the same demo tables.
+The suite runs against the built-in `demo` connector (files) and against a
+`postgres`, a `mysql` and a `sqlite` connector, each over a throwaway
+database (a PostgreSQL cluster, a MariaDB server, a SQLite file) holding the
+same demo tables. MariaDB keeps them in a database named `public`, so the
+same `connector.public.table` names work there; SQLite's one schema is
+`main`.
 """
 
 import datetime
+import sqlite3
 import subprocess
 
 import adbc_driver_flightsql.dbapi as adbc_flightsql
@@ -19,6 +23,7 @@ import pytest
 
 from gateway_fixture import running_gateway
 from pgcluster import PASSWORD, Cluster
+import mariadbcluster
 
 
 def connect(gateway, **kwargs):
@@ -79,22 +84,93 @@ def postgres_demo(dmesh_bin, gateway, demo_dir):
         cluster.stop()
 
 
-@pytest.fixture(params=["demo", "postgres"])
+SQL_TYPES = {
+    pa.int64(): "BIGINT", pa.int32(): "INT", pa.float64(): "DOUBLE", pa.string(): "VARCHAR(200)",
+    pa.date32(): "DATE", pa.bool_(): "BOOLEAN",
+}
+
+
+def sql_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+@pytest.fixture(scope="module")
+def mysql_demo(dmesh_bin, gateway, demo_dir):
+    """A `mysql` connector named `mydemo` over a MariaDB server holding the demo tables in database `public`."""
+    server = mariadbcluster.Server()
+    try:
+        script = ["CREATE DATABASE public;", "USE public;"]
+        for name, table in demo_tables(demo_dir).items():
+            columns = ", ".join(f"`{f.name}` {SQL_TYPES[f.type]}" for f in table.schema)
+            script.append(f"CREATE TABLE `{name}` ({columns});")
+            rows = table.to_pylist()
+            for start in range(0, len(rows), 1000):
+                values = ",".join("(" + ",".join(sql_literal(v) for v in r.values()) + ")"
+                                  for r in rows[start:start + 1000])
+                script.append(f"INSERT INTO `{name}` VALUES {values};")
+        script.append("ALTER TABLE orders ADD PRIMARY KEY (order_id);")
+        script.append("ALTER TABLE customers ADD PRIMARY KEY (customer_id);")
+        script.append("ALTER TABLE orders ADD CONSTRAINT orders_customer_fk "
+                      "FOREIGN KEY (customer_id) REFERENCES customers (customer_id);")
+        server.sql("\n".join(script))
+        cli(dmesh_bin, gateway, "connector", "add", "mysql", "--name", "mydemo", "--host", "127.0.0.1",
+            "--port", str(server.port), "--database", "public", "--user", mariadbcluster.USER,
+            "--password", mariadbcluster.PASSWORD, "--tls-mode", "disable")
+        yield "mydemo"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_demo(dmesh_bin, gateway, demo_dir, tmp_path_factory):
+    """A `sqlite` connector named `sqdemo` over a database file holding the demo tables."""
+    path = tmp_path_factory.mktemp("sqlite") / "demo.db"
+    with sqlite3.connect(path) as db:
+        for name, table in demo_tables(demo_dir).items():
+            columns = ", ".join(f'"{f.name}" {SQL_TYPES[f.type]}' for f in table.schema)
+            db.execute(f'CREATE TABLE "{name}" ({columns})')
+            marks = ", ".join("?" for _ in table.schema)
+            db.executemany(f'INSERT INTO "{name}" VALUES ({marks})',
+                           [tuple(str(v) if isinstance(v, datetime.date) else v for v in r.values())
+                            for r in table.to_pylist()])
+    cli(dmesh_bin, gateway, "connector", "add", "sqlite", "--name", "sqdemo", "--path", str(path))
+    return "sqdemo"
+
+
+@pytest.fixture(params=["demo", "postgres", "mysql", "sqlite"])
 def source(request):
     """The connector the test runs against."""
     if request.param == "demo":
         return "demo"
-    return request.getfixturevalue("postgres_demo")
+    return request.getfixturevalue(f"{request.param}_demo")
+
+
+def schema_of(source):
+    """The schema the demo tables are in."""
+    return "main" if source == "sqdemo" else "public"
+
+
+def same_values(got, want):
+    """Column values equal; SQLite keeps dates as ISO text."""
+    if pa.types.is_date32(want.type) and pa.types.is_string(got.type):
+        return got.to_pylist() == [None if v is None else v.isoformat() for v in want.to_pylist()]
+    return got.to_pylist() == want.to_pylist()
 
 
 def test_adbc_runs_a_catalog_qualified_query_and_matches_the_file(gateway, demo_dir, source):
     with connect(gateway) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT * FROM {source}.public.orders ORDER BY order_id")
+        cur.execute(f"SELECT * FROM {source}.{schema_of(source)}.orders ORDER BY order_id")
         got = cur.fetch_arrow_table()
     want = demo_tables(demo_dir)["orders"].sort_by("order_id")
     assert got.num_rows == want.num_rows == 5000
     for column in ["order_id", "customer_id", "order_date", "status"]:
-        assert got.column(column).to_pylist() == want.column(column).to_pylist(), column
+        assert same_values(got.column(column), want.column(column)), column
 
 
 def test_every_demo_table_matches_its_file(gateway, demo_dir, source):
@@ -102,12 +178,12 @@ def test_every_demo_table_matches_its_file(gateway, demo_dir, source):
         for name, want in demo_tables(demo_dir).items():
             keys = want.schema.names[:2] if name == "order_items" else want.schema.names[:1]
             with conn.cursor() as cur:
-                cur.execute(f"SELECT * FROM {source}.public.{name} ORDER BY {', '.join(keys)}")
+                cur.execute(f"SELECT * FROM {source}.{schema_of(source)}.{name} ORDER BY {', '.join(keys)}")
                 got = cur.fetch_arrow_table()
             want = want.sort_by([(k, "ascending") for k in keys])
             assert got.num_rows == want.num_rows, name
             for column in want.schema.names:
-                assert got.column(column).to_pylist() == want.column(column).to_pylist(), (name, column)
+                assert same_values(got.column(column), want.column(column)), (name, column)
 
 
 def test_adbc_routes_with_the_connector_header(gateway, source):
@@ -121,7 +197,7 @@ def test_adbc_routes_with_the_connector_header(gateway, source):
 def test_adbc_connects_with_a_username_and_password(gateway, source):
     with connect(gateway, db_kwargs={"username": "analyst", "password": "any-password"}) as conn:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT 1 AS one FROM {source}.public.products LIMIT 1")
+            cur.execute(f"SELECT 1 AS one FROM {source}.{schema_of(source)}.products LIMIT 1")
             assert cur.fetch_arrow_table().column("one").to_pylist() == [1]
 
 
@@ -132,16 +208,17 @@ def test_get_objects_lists_catalogs_schemas_tables_and_columns(gateway, source):
         objects = conn.adbc_get_objects(depth="all", catalog_filter=source).read_all().to_pylist()
         assert [o["catalog_name"] for o in objects] == [source]
         schemas = {s["db_schema_name"]: s for s in objects[0]["catalog_db_schemas"]}
-        assert "public" in schemas
-        tables = {t["table_name"]: t for t in schemas["public"]["db_schema_tables"]}
+        assert schema_of(source) in schemas
+        tables = {t["table_name"]: t for t in schemas[schema_of(source)]["db_schema_tables"]}
         assert {"customers", "order_items", "orders", "products", "reviews"} <= set(tables)
         assert tables["orders"]["table_type"] == ("EXTERNAL TABLE" if source == "demo" else "TABLE")
         columns = [c["column_name"] for c in tables["orders"]["table_columns"]]
         assert columns == ["order_id", "customer_id", "order_date", "status"]
-        schema = conn.adbc_get_table_schema("orders", catalog_filter=source, db_schema_filter="public")
-        assert schema.field("order_date").type == pa.date32()
+        schema = conn.adbc_get_table_schema("orders", catalog_filter=source, db_schema_filter=schema_of(source))
+        # SQLite keeps dates as text (its declared-type rule maps DATE to Utf8).
+        assert schema.field("order_date").type == (pa.string() if source == "sqdemo" else pa.date32())
         schemas_only = conn.adbc_get_objects(depth="db_schemas", catalog_filter=source).read_all().to_pylist()
-        assert "public" in [s["db_schema_name"] for s in schemas_only[0]["catalog_db_schemas"]]
+        assert schema_of(source) in [s["db_schema_name"] for s in schemas_only[0]["catalog_db_schemas"]]
         types = conn.adbc_get_table_types()
         assert "TABLE" in types and "VIEW" in types
 
@@ -163,7 +240,7 @@ def test_a_statement_with_no_route_lists_the_connectors(gateway):
 def test_a_bad_statement_gets_the_sources_message(gateway, source):
     with connect(gateway) as conn, conn.cursor() as cur:
         with pytest.raises(Exception) as err:
-            cur.execute(f"SELECT nope FROM {source}.public.orders")
+            cur.execute(f"SELECT nope FROM {source}.{schema_of(source)}.orders")
     assert "nope" in str(err.value)
 
 
@@ -182,14 +259,18 @@ def test_a_prepared_statement_binds_parameters_of_several_types(gateway, demo_di
         return sorted(r["order_id"] for r in want
                       if r["status"] == status and r["order_date"] >= since and r["customer_id"] < limit)
 
-    sql = (f"SELECT order_id FROM {source}.public.orders WHERE status = $1 AND order_date >= $2 "
-           "AND customer_id < $3 ORDER BY order_id")
+    # PostgreSQL numbers its parameters and tells their types; MySQL and
+    # SQLite use `?` and leave types to the values bound.
+    marks = ("$1", "$2", "$3") if source in ("demo", "pgdemo") else ("?", "?", "?")
+    sql = (f"SELECT order_id FROM {source}.{schema_of(source)}.orders WHERE status = {marks[0]} "
+           f"AND order_date >= {marks[1]} AND customer_id < {marks[2]} ORDER BY order_id")
     with connect(gateway) as conn, conn.cursor() as cur:
-        parameters = cur.adbc_prepare(sql)
-        assert parameters.names == ["$1", "$2", "$3"]
-        assert parameters.field("$1").type == pa.string()
-        assert parameters.field("$2").type == pa.date32()
-        assert parameters.field("$3").type == pa.int64()
+        if marks[0] == "$1":
+            parameters = cur.adbc_prepare(sql)
+            assert parameters.names == ["$1", "$2", "$3"]
+            assert parameters.field("$1").type == pa.string()
+            assert parameters.field("$2").type == pa.date32()
+            assert parameters.field("$3").type == pa.int64()
         cur.execute(sql, parameters=("delivered", since, 500))
         got = cur.fetch_arrow_table().column("order_id").to_pylist()
         assert got == expected("delivered", 500) and len(got) > 10
@@ -277,7 +358,7 @@ def test_a_second_flight_sql_client_flightsql_dbapi(gateway):
 def test_updates_are_refused_with_permission_denied(gateway, source):
     with connect(gateway) as conn, conn.cursor() as cur:
         with pytest.raises(Exception) as err:
-            cur.adbc_statement.set_sql_query(f"DELETE FROM {source}.public.orders")
+            cur.adbc_statement.set_sql_query(f"DELETE FROM {source}.{schema_of(source)}.orders")
             cur.adbc_statement.execute_update()
     assert "(PermissionDenied; ExecuteUpdate)" in str(err.value)
     assert "updates are refused" in str(err.value)
