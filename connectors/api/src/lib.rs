@@ -16,6 +16,8 @@
 //! connector implements what its source can do and nothing more.
 
 mod catalog;
+#[cfg(feature = "compliance")]
+pub mod compliance;
 mod connector;
 mod error;
 mod kind;

@@ -33,6 +33,32 @@ pub(crate) type Object = deadpool::managed::Object<Manager>;
 /// which the read path retries.
 const FRESH: Duration = Duration::from_millis(250);
 
+/// A pooled connection and the session settings dmesh last gave it, so a
+/// request changes them only when it needs others: a run of reads costs
+/// one round trip each.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub conn: Conn,
+    /// `SET SESSION TRANSACTION READ ONLY` (true) or `READ WRITE` (false);
+    /// `None` when unknown.
+    pub read_only: Option<bool>,
+    /// The server-side statement time limit in force.
+    pub limit: Option<Duration>,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
 /// Opens connections and checks them on checkout.
 #[derive(Debug)]
 pub(crate) struct Manager {
@@ -41,12 +67,16 @@ pub(crate) struct Manager {
 }
 
 impl deadpool::managed::Manager for Manager {
-    type Type = Conn;
+    type Type = Session;
     type Error = mysql_async::Error;
 
-    async fn create(&self) -> std::result::Result<Conn, mysql_async::Error> {
+    async fn create(&self) -> std::result::Result<Session, mysql_async::Error> {
         match tokio::time::timeout(self.connect_timeout, Conn::new(self.opts.clone())).await {
-            Ok(conn) => conn,
+            Ok(conn) => conn.map(|conn| Session {
+                conn,
+                read_only: None,
+                limit: None,
+            }),
             Err(_) => Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 format!("no answer within {:?}", self.connect_timeout),
@@ -55,7 +85,7 @@ impl deadpool::managed::Manager for Manager {
         }
     }
 
-    async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<mysql_async::Error> {
+    async fn recycle(&self, conn: &mut Session, metrics: &Metrics) -> RecycleResult<mysql_async::Error> {
         if metrics.last_used() < FRESH {
             return Ok(());
         }
@@ -158,21 +188,13 @@ impl Inner {
         .await
     }
 
-    /// Runs a catalog query in a read-only transaction.
+    /// Runs a catalog query as a read-only statement.
     async fn catalog_query(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>> {
         let mut conn = self.checkout().await?;
-        let outcome = async {
-            conn.query_drop("START TRANSACTION READ ONLY").await?;
-            let rows: Vec<Row> = if params.is_empty() {
-                conn.query(sql).await?
-            } else {
-                conn.exec(sql, params).await?
-            };
-            conn.query_drop("COMMIT").await?;
-            Ok::<_, mysql_async::Error>(rows)
-        }
-        .await;
-        outcome.map_err(|e| self.mysql_error(&e))
+        self.prepare_session(&mut conn, true, self.config.statement_timeout).await?;
+        let rows: std::result::Result<Vec<Row>, _> =
+            if params.is_empty() { conn.query(sql).await } else { conn.exec(sql, params).await };
+        rows.map_err(|e| self.mysql_error(&e))
     }
 
     /// Finds a table by schema (the connector's database when none) and name.

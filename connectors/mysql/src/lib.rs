@@ -1,13 +1,15 @@
 //! The `mysql` connector: SQL over MySQL and MariaDB, results as Arrow.
 //!
 //! Requests run on pooled connections (the shared SQL layer's pool,
-//! retries and batch builder), each in a transaction of its access mode:
-//! `START TRANSACTION READ ONLY` for reads. Read-only holds in layers: the
+//! retries and batch builder) whose session has the request's access mode
+//! (`SET SESSION TRANSACTION READ ONLY` for reads), so each statement runs
+//! as its own read-only transaction; the session is set only when the mode
+//! or time limit changes, and a small read costs one round trip. Read-only holds in layers: the
 //! statement must parse (MySQL dialect) as exactly one read, with no file,
 //! lock, sleep or user-variable side effects, and statements the parser
 //! cannot read are refused, because MySQL commits implicitly before DDL and
-//! so a read-only transaction alone cannot hold; the transaction refuses
-//! any change the parser missed; and `dmesh connector test` warns when the
+//! so a read-only transaction alone cannot hold; the read-only transaction
+//! refuses any row change the parser missed; and `dmesh connector test` warns when the
 //! user holds more than SELECT. The server stops a statement at the
 //! request's time limit (`max_statement_time` on MariaDB,
 //! `max_execution_time` on MySQL, which covers SELECT only); a client that

@@ -1,6 +1,7 @@
-//! Running a statement: checkout, a transaction of the request's access
-//! mode, the server's own time limit, rows decoded into Arrow, and
-//! `KILL QUERY` when the client leaves or runs out of time.
+//! Running a statement: checkout, a session of the request's access mode
+//! (each statement its own READ ONLY transaction for reads), the server's
+//! own time limit, rows decoded into Arrow, and `KILL QUERY` when the client
+//! leaves or runs out of time.
 //!
 //! One pooled connection serves a request. Its rows fill batches that go
 //! through a small bounded channel, so memory stays bounded and a slow
@@ -78,30 +79,40 @@ impl Inner {
         })
     }
 
-    /// The session setting that makes the server stop a statement at `limit`.
-    fn limit_sql(&self, conn: &Object, limit: Duration) -> String {
-        // MariaDB reports 10.x and 11.x; MySQL's majors are below 10.
-        if conn.server_version().0 >= 10 {
-            format!("SET SESSION max_statement_time = {:.3}", limit.as_secs_f64())
-        } else {
-            format!("SET SESSION max_execution_time = {}", limit.as_millis().max(1))
+    /// Gives the session the access mode and time limit a request needs,
+    /// in one round trip and only when they differ from the last request's.
+    /// Statements then run in autocommit mode, each its own transaction of
+    /// the session's access mode: READ ONLY for reads.
+    pub(crate) async fn prepare_session(&self, conn: &mut Object, read_only: bool, limit: Duration) -> Result<()> {
+        let mut setup = Vec::new();
+        if conn.read_only != Some(read_only) {
+            setup.push(if read_only { "SET SESSION TRANSACTION READ ONLY" } else { "SET SESSION TRANSACTION READ WRITE" }.to_owned());
         }
+        if conn.limit != Some(limit) {
+            // MariaDB reports 10.x and 11.x; MySQL's majors are below 10.
+            setup.push(if conn.server_version().0 >= 10 {
+                format!("SET SESSION max_statement_time = {:.3}", limit.as_secs_f64())
+            } else {
+                format!("SET SESSION max_execution_time = {}", limit.as_millis().max(1))
+            });
+        }
+        if setup.is_empty() {
+            return Ok(());
+        }
+        conn.read_only = None;
+        conn.limit = None;
+        conn.query_drop(setup.join("; ")).await.map_err(|e| self.mysql_error(&e))?;
+        conn.read_only = Some(read_only);
+        conn.limit = Some(limit);
+        Ok(())
     }
 
-    /// Opens the request's transaction and prepares its statement.
+    /// Sets the session up for the request and prepares its statement.
     async fn start(&self, plan: &Plan, request: &QueryRequest) -> Result<Started> {
         let mut conn = self.checkout_once().await?;
-        let begin = match plan.mode {
-            Mode::Read => "START TRANSACTION READ ONLY",
-            Mode::Write => "START TRANSACTION READ WRITE",
-            // DDL commits implicitly; it runs outside a transaction.
-            Mode::Ddl => "DO 0",
-        };
-        let setup = format!("{}; {begin}", self.limit_sql(&conn, plan.limit));
-        if let Err(e) = conn.query_drop(setup).await {
-            let err = self.mysql_error(&e);
+        if let Err(e) = self.prepare_session(&mut conn, plan.mode == Mode::Read, plan.limit).await {
             discard(conn);
-            return Err(err);
+            return Err(e);
         }
         let statement = match conn.prep(request.sql.as_str()).await {
             Ok(s) => Some(s),
@@ -110,7 +121,7 @@ impl Inner {
             Err(mysql_async::Error::Server(s)) if s.code == 1295 && request.params.is_empty() => None,
             Err(e) => {
                 let err = self.mysql_error(&e);
-                self.release(conn, false).await;
+                self.release(conn, plan.mode).await;
                 return Err(err);
             }
         };
@@ -121,7 +132,7 @@ impl Inner {
                 // Learn the text statement's columns by running it: SHOW
                 // forms are cheap and read-only.
                 let result = conn.query_iter(request.sql.as_str()).await;
-                let shape = match result {
+                match result {
                     Ok(r) => {
                         let shape = r.columns().map_or_else(Shape::rows_affected, |c| Shape::of(&c));
                         let _ = r.drop_result().await;
@@ -129,17 +140,16 @@ impl Inner {
                     }
                     Err(e) => {
                         let err = self.mysql_error(&e);
-                        self.release(conn, false).await;
+                        self.release(conn, plan.mode).await;
                         return Err(err);
                     }
-                };
-                shape
+                }
             }
         };
         if let Some(s) = &statement
             && usize::from(s.num_params()) != request.params.len()
         {
-            self.release(conn, false).await;
+            self.release(conn, plan.mode).await;
             return Err(Error::invalid_argument(format!(
                 "the statement has {} parameters (`?`) and {} values were bound",
                 s.num_params(),
@@ -155,7 +165,7 @@ impl Inner {
         let plan = self.plan(request)?;
         let started = with_retries(&self.name, "a plan", &self.counters.retries, || self.start(&plan, request)).await?;
         let shape = started.shape.clone();
-        self.release(started.conn, false).await;
+        self.release(started.conn, plan.mode).await;
         Ok(shape)
     }
 
@@ -183,7 +193,7 @@ impl Inner {
         Ok((shape, rx))
     }
 
-    /// Streams the rows, then ends the transaction; kills the statement on
+    /// Streams the rows, then returns the connection; kills the statement on
     /// the server when the client leaves or the time runs out.
     async fn run(self: Arc<Self>, plan: Plan, request: QueryRequest, started: Started, tx: mpsc::Sender<Result<RecordBatch>>) {
         let Started { mut conn, statement, shape } = started;
@@ -198,12 +208,16 @@ impl Inner {
             }
         };
         match outcome {
-            Outcome::Done(Ok(())) => self.release(conn, plan.mode != Mode::Read).await,
+            Outcome::Done(Ok(())) => {
+                // The client has every row; the connection goes back after.
+                drop(tx);
+                self.release(conn, plan.mode).await;
+            }
             Outcome::Done(Err(e)) => {
                 if e.kind() == ErrorKind::Unavailable {
                     discard(conn);
                 } else {
-                    self.release(conn, false).await;
+                    self.release(conn, plan.mode).await;
                 }
                 let _ = tx.send(Err(e)).await;
             }
@@ -242,11 +256,17 @@ impl Inner {
         }
     }
 
-    /// Ends the transaction and returns the connection to the pool; a
-    /// connection that does not answer is dropped instead.
-    pub(crate) async fn release(&self, mut conn: Object, commit: bool) {
-        let end = if commit { "COMMIT" } else { "ROLLBACK" };
-        match tokio::time::timeout(Duration::from_secs(2), conn.query_drop(end)).await {
+    /// Returns the connection to the pool. After a request that could run
+    /// anything (`ddl`), whatever it left open is rolled back and the
+    /// session's settings are set again on next use; a connection that does
+    /// not answer is dropped instead.
+    pub(crate) async fn release(&self, mut conn: Object, mode: Mode) {
+        if mode != Mode::Ddl {
+            return;
+        }
+        conn.read_only = None;
+        conn.limit = None;
+        match tokio::time::timeout(Duration::from_secs(2), conn.query_drop("ROLLBACK")).await {
             Ok(Ok(())) => {}
             _ => discard(conn),
         }

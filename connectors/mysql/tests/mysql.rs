@@ -451,3 +451,21 @@ async fn tls_is_verified() {
     let e = collect(&c, QueryRequest::read_only("SELECT 1")).await.expect_err("no TLS");
     assert_eq!(e.reason(), "SOURCE_TLS_FAILED", "{e}");
 }
+
+#[tokio::test]
+async fn the_compliance_checks_pass() {
+    let server = MariaDbServer::shared();
+    server.create_database("compliance");
+    server.sql(
+        "compliance",
+        "CREATE TABLE compliance_items (id bigint PRIMARY KEY, name text, amount double); \
+         INSERT INTO compliance_items VALUES (1, 'alpha', 1.5), (2, 'beta', NULL), (3, NULL, -2.25)",
+    );
+    let c = connector(server, "compliance").await;
+    let fixture = dmesh_connector_api::compliance::Fixture {
+        schema: "compliance".into(),
+        delete: "DELETE FROM compliance_items".into(),
+    };
+    dmesh_connector_api::compliance::check_query_connector(&c, &fixture).await;
+    dmesh_connector_api::compliance::check_catalog_connector(&c, &fixture).await;
+}

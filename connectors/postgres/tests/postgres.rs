@@ -560,3 +560,21 @@ async fn tls_is_used_and_the_server_certificate_is_verified() {
     let b = query(&c, ssl_in_use).await;
     assert!(!col::<BooleanArray>(&b, "ssl").value(0));
 }
+
+#[tokio::test]
+async fn the_compliance_checks_pass() {
+    let server = PgServer::shared();
+    server.create_database("compliance");
+    server.psql(
+        "compliance",
+        "CREATE TABLE compliance_items (id bigint PRIMARY KEY, name text, amount double precision); \
+         INSERT INTO compliance_items VALUES (1, 'alpha', 1.5), (2, 'beta', NULL), (3, NULL, -2.25)",
+    );
+    let c = connector(server, "compliance", "compliance").await;
+    let fixture = dmesh_connector_api::compliance::Fixture {
+        schema: "public".into(),
+        delete: "DELETE FROM compliance_items".into(),
+    };
+    dmesh_connector_api::compliance::check_query_connector(&c, &fixture).await;
+    dmesh_connector_api::compliance::check_catalog_connector(&c, &fixture).await;
+}

@@ -69,7 +69,7 @@ impl SqliteConfig {
 impl ConnectorConfig for SqliteConfig {
     const KIND: &'static str = "sqlite";
     const DESCRIPTION: &'static str = "A SQLite database file: read-only by default, queries off the async runtime.";
-    const FAMILIES: &'static [Family] = &[Family::Query];
+    const FAMILIES: &'static [Family] = &[Family::Query, Family::Catalog];
 
     async fn build(self, ctx: &BuildContext) -> Result<Arc<dyn Connector>> {
         Ok(Arc::new(SqliteConnector::open(&ctx.name, self)?))

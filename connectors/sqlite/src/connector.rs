@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use dmesh_connector_api::{
-    BatchStream, ColumnInfo, Connector, Error, HealthCheck, HealthReport, QueryConnector, QueryRequest,
+    BatchStream, CatalogConnector, Connector, SchemaInfo, SearchHit, TableMetadata, Error, HealthCheck, HealthReport, QueryConnector, QueryRequest,
     Result, SqlDialect, TableFilter, TableInfo, TableRef, TableSchema, TableType,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::SqliteConfig;
 use crate::read::{Job, Mode, Source, declared_type, from_sqlite};
 use crate::sql::classify;
+use dmesh_connector_sql::catalog::{self, CatalogColumn, KeyColumn};
 use dmesh_connector_sql::statement::{Gate, Unreadable};
 
 /// The one schema a SQLite database has (attached ones are refused).
@@ -138,6 +139,44 @@ impl SqliteConnector {
         Ok((schema, rx))
     }
 
+    /// A table's columns as `pragma_table_info` describes them, each with
+    /// its place in the primary key (0 when not in it).
+    async fn catalog_columns(&self, table: &str) -> Result<Vec<(CatalogColumn, i64)>> {
+        let name = table.to_owned();
+        self.blocking(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?1) ORDER BY cid",
+            )?;
+            let rows = stmt.query_map([&name], |r| {
+                Ok((
+                    CatalogColumn {
+                        name: r.get(0)?,
+                        source_type: r.get(1)?,
+                        not_null: r.get(2)?,
+                        default: r.get(3)?,
+                        comment: None,
+                    },
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
+
+    /// Finds a table or view by name in `main`.
+    async fn resolve(&self, table: &TableRef) -> Result<TableInfo> {
+        let tables = self.list_tables(&TableFilter::default()).await?;
+        let schema_ok = table.schema.as_deref().is_none_or(|s| s == SCHEMA);
+        tables
+            .into_iter()
+            .find(|t| schema_ok && t.table.name == table.name)
+            .ok_or_else(|| {
+                Error::not_found(format!("no table `{table}` in SQLite database `{}`", self.config.path))
+                    .with_reason("TABLE_NOT_FOUND")
+            })
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -159,6 +198,10 @@ impl Connector for SqliteConnector {
     }
 
     fn as_query(&self) -> Option<&dyn QueryConnector> {
+        Some(self)
+    }
+
+    fn as_catalog(&self) -> Option<&dyn CatalogConnector> {
         Some(self)
     }
 
@@ -234,40 +277,12 @@ impl QueryConnector for SqliteConnector {
     }
 
     async fn get_schema(&self, table: &TableRef) -> Result<TableSchema> {
-        let tables = self.list_tables(&TableFilter::default()).await?;
-        let schema_ok = table.schema.as_deref().is_none_or(|s| s == SCHEMA);
-        let Some(info) = tables.into_iter().find(|t| schema_ok && t.table.name == table.name) else {
-            return Err(Error::not_found(format!("no table `{table}` in SQLite database `{}`", self.config.path))
-                .with_reason("TABLE_NOT_FOUND"));
-        };
-        let name = info.table.name.clone();
-        let columns = self
-            .blocking(move |c| {
-                let mut stmt = c.prepare("SELECT name, type, \"notnull\" FROM pragma_table_info(?1) ORDER BY cid")?;
-                let rows = stmt.query_map([&name], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?))
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|(n, decl, not_null)| {
-                let ty = if decl.is_empty() { DataType::Utf8 } else { declared_type(decl) };
-                Field::new(n, ty, !not_null)
-            })
-            .collect();
+        let info = self.resolve(table).await?;
+        let columns = self.catalog_columns(&info.table.name).await?;
         Ok(TableSchema {
             info,
-            schema: Arc::new(Schema::new(fields)),
-            columns: columns
-                .into_iter()
-                .map(|(name, decl, _)| ColumnInfo {
-                    name,
-                    source_type: (!decl.is_empty()).then_some(decl),
-                    description: None,
-                })
-                .collect(),
+            schema: arrow_schema(&columns),
+            columns: catalog::column_infos(&columns.iter().map(|(c, _)| c.clone()).collect::<Vec<_>>()),
         })
     }
 
@@ -281,5 +296,100 @@ impl QueryConnector for SqliteConnector {
     async fn execute(&self, request: QueryRequest) -> Result<BatchStream> {
         let (schema, rx) = self.start(&request, false).await?;
         Ok(BatchStream::new(schema, tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+}
+
+/// The Arrow schema of `SELECT *` from a table with these columns.
+fn arrow_schema(columns: &[(CatalogColumn, i64)]) -> SchemaRef {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(c, _)| {
+            let ty = if c.source_type.is_empty() { DataType::Utf8 } else { declared_type(&c.source_type) };
+            Field::new(&c.name, ty, !c.not_null)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+#[async_trait]
+impl CatalogConnector for SqliteConnector {
+    async fn list_schemas(&self, catalog: Option<&str>) -> Result<Vec<SchemaInfo>> {
+        if catalog.is_some_and(|c| !c.is_empty()) {
+            return Ok(Vec::new());
+        }
+        Ok(vec![SchemaInfo {
+            catalog: None,
+            name: SCHEMA.to_owned(),
+            description: self.config.description.clone(),
+        }])
+    }
+
+    async fn get_table_metadata(&self, table: &TableRef) -> Result<TableMetadata> {
+        let info = self.resolve(table).await?;
+        let columns = self.catalog_columns(&info.table.name).await?;
+        let schema = arrow_schema(&columns);
+        let mut key: Vec<(i64, String)> =
+            columns.iter().filter(|(_, pk)| *pk > 0).map(|(c, pk)| (*pk, c.name.clone())).collect();
+        key.sort();
+        let name = info.table.name.clone();
+        let fks = self
+            .blocking(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+                )?;
+                let rows = stmt.query_map([&name], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let mut foreign_keys = Vec::new();
+        for (id, referenced, from, to) in fks {
+            // A key naming no columns references the other table's primary key.
+            let to = match to {
+                Some(t) => t,
+                None => {
+                    let theirs = self.catalog_columns(&referenced).await?;
+                    let mut pk: Vec<(i64, String)> =
+                        theirs.into_iter().filter(|(_, p)| *p > 0).map(|(c, p)| (p, c.name)).collect();
+                    pk.sort();
+                    pk.into_iter().next().map(|(_, n)| n).unwrap_or_default()
+                }
+            };
+            foreign_keys.push(KeyColumn {
+                constraint: format!("{}_fk{id}", info.table.name),
+                column: from,
+                referenced_catalog: None,
+                referenced_schema: SCHEMA.to_owned(),
+                referenced_table: referenced,
+                referenced_column: to,
+            });
+        }
+        let mut properties = std::collections::BTreeMap::new();
+        properties.insert("path".to_owned(), self.config.path.clone());
+        Ok(TableMetadata {
+            info,
+            columns: catalog::column_metadata(&schema, columns.into_iter().map(|(c, _)| c).collect()),
+            primary_key: key.into_iter().map(|(_, n)| n).collect(),
+            foreign_keys: catalog::foreign_keys(foreign_keys),
+            owner: None,
+            properties,
+        })
+    }
+
+    async fn search_tables(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let needle = catalog::search_needle(query)?;
+        let mut candidates = Vec::new();
+        for table in self.list_tables(&TableFilter::default()).await? {
+            let matched: Vec<String> = self
+                .catalog_columns(&table.table.name)
+                .await?
+                .into_iter()
+                .map(|(c, _)| c.name)
+                .filter(|n| n.to_lowercase().contains(&needle))
+                .collect();
+            candidates.push((table, matched));
+        }
+        Ok(catalog::rank(&needle, candidates, limit))
     }
 }

@@ -11,6 +11,10 @@
 //! progress handler stops a statement at its time limit or when the client
 //! goes away.
 //!
+//! The Catalog family lists the one schema, `main`, with each table's
+//! columns, primary key and foreign keys (from `pragma_table_info` and
+//! `pragma_foreign_key_list`), and searches table and column names.
+//!
 //! # Types
 //!
 //! SQLite types values, not columns, so a column's Arrow type comes from its

@@ -163,7 +163,7 @@ async fn parameters_bind_and_misfits_name_the_cast() {
     raw.execute("INSERT INTO items (id, name, qty) VALUES (4, 'odd', 'many')", []).expect("insert");
     let e = rows(&c, request("SELECT qty FROM items ORDER BY id")).await.expect_err("misfit");
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.message().contains("`qty` row 4") && e.message().contains("CAST(qty AS TEXT)"), "{e}");
+    assert!(e.message().contains("column `qty`, row 4") && e.message().contains("CAST(qty AS TEXT)"), "{e}");
     let e = rows(&c, request("SELEC 1")).await.expect_err("syntax");
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let e = rows(&c, request("SELECT * FROM nowhere")).await.expect_err("no table");
@@ -294,4 +294,36 @@ async fn writes_follow_the_access_mode_and_memory_databases_live_with_the_connec
     assert!(c.health_check().await.healthy());
     let e = SqliteConnector::open("x", SqliteConfig::new("/nonexistent/dir/file.db")).expect_err("missing file");
     assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn the_compliance_checks_pass() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("compliance.db");
+    let db = rusqlite::Connection::open(&path).expect("create");
+    db.execute_batch(
+        "CREATE TABLE compliance_items (id INTEGER PRIMARY KEY, name TEXT, amount DOUBLE);
+         INSERT INTO compliance_items VALUES (1, 'alpha', 1.5), (2, 'beta', NULL), (3, NULL, -2.25);
+         CREATE TABLE compliance_notes (id INTEGER PRIMARY KEY, item_id BIGINT REFERENCES compliance_items, body TEXT);",
+    )
+    .expect("fixture");
+    drop(db);
+    let c = SqliteConnector::open("compliance", SqliteConfig::new(path.display().to_string())).expect("opens");
+    let fixture = dmesh_connector_api::compliance::Fixture {
+        schema: "main".into(),
+        delete: "DELETE FROM compliance_items".into(),
+    };
+    dmesh_connector_api::compliance::check_query_connector(&c, &fixture).await;
+    dmesh_connector_api::compliance::check_catalog_connector(&c, &fixture).await;
+    // SQLite's own catalog: keys from its pragmas.
+    let meta = c
+        .as_catalog()
+        .expect("catalog")
+        .get_table_metadata(&dmesh_connector_api::TableRef::bare("compliance_notes"))
+        .await
+        .expect("metadata");
+    assert_eq!(meta.foreign_keys.len(), 1);
+    assert_eq!(meta.foreign_keys[0].columns, ["item_id"]);
+    assert_eq!(meta.foreign_keys[0].referenced_table.name, "compliance_items");
+    assert_eq!(meta.foreign_keys[0].referenced_columns, ["id"]);
 }
