@@ -20,7 +20,7 @@ use dmesh_connector_api::{Error, ErrorKind, QueryRequest, Result};
 use dmesh_connector_sql::statement::{Gate, Mode, Unreadable};
 use dmesh_connector_sql::{BATCH_BYTES, BATCH_ROWS, CHANNEL_DEPTH, statement_timeout, with_retries};
 use mysql_async::prelude::{Protocol, Queryable};
-use mysql_async::{Params, QueryResult};
+use mysql_async::{Params, QueryResult, Value};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -339,10 +339,10 @@ async fn drain<P: Protocol>(
     let mut sent = false;
     while let Some(row) = result.next().await.map_err(Failure::Driver)? {
         let mut bytes = 0;
-        for (i, v) in row.unwrap().iter().enumerate() {
+        for (i, decode) in shape.decode.iter().enumerate() {
+            let v = row.as_ref(i).unwrap_or(&Value::NULL);
             bytes += wire_size(v);
-            let decode = shape.decode[i];
-            builder.append(i, |c| push(c, decode, v)).map_err(Failure::Ours)?;
+            builder.append(i, |c| push(c, *decode, v)).map_err(Failure::Ours)?;
         }
         builder.end_row(bytes);
         if builder.is_full() {
