@@ -108,6 +108,7 @@ impl Inner {
     }
 
     /// Sets the session up for the request and prepares its statement.
+    /// Parameters are counted when the statement runs (a plan has none).
     async fn start(&self, plan: &Plan, request: &QueryRequest) -> Result<Started> {
         let mut conn = self.checkout_once().await?;
         if let Err(e) = self.prepare_session(&mut conn, plan.mode == Mode::Read, plan.limit).await {
@@ -146,17 +147,6 @@ impl Inner {
                 }
             }
         };
-        if let Some(s) = &statement
-            && usize::from(s.num_params()) != request.params.len()
-        {
-            self.release(conn, plan.mode).await;
-            return Err(Error::invalid_argument(format!(
-                "the statement has {} parameters (`?`) and {} values were bound",
-                s.num_params(),
-                request.params.len()
-            ))
-            .with_reason("BAD_PARAMETER"));
-        }
         Ok(Started { conn, statement, shape })
     }
 
