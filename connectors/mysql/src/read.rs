@@ -52,7 +52,7 @@ enum Outcome {
     Overran,
 }
 
-/// A statement prepared on its connection, inside its transaction.
+/// A statement prepared on a connection whose session is set for it.
 struct Started {
     conn: Object,
     statement: Option<mysql_async::Statement>,
