@@ -163,7 +163,8 @@ impl MySqlConfig {
             .prefer_socket(false)
             .ssl_opts(ssl)
             .stmt_cache_size(64)
-            .init(vec!["SET time_zone = '+00:00'".to_owned()]);
+            // Run on every new connection and after every reset.
+            .setup(vec!["SET time_zone = '+00:00'".to_owned()]);
         Ok(opts.into())
     }
 }

@@ -247,17 +247,18 @@ impl Inner {
     }
 
     /// Returns the connection to the pool. After a request that could run
-    /// anything (`ddl`), whatever it left open is rolled back and the
-    /// session's settings are set again on next use; a connection that does
-    /// not answer is dropped instead.
+    /// anything (`ddl`) the session is reset (`COM_RESET_CONNECTION`: its
+    /// variables, temporary tables, locks and open transaction go) and set
+    /// again on next use, so nothing it did reaches the next caller; a
+    /// connection that cannot be reset is dropped instead.
     pub(crate) async fn release(&self, mut conn: Object, mode: Mode) {
         if mode != Mode::Ddl {
             return;
         }
         conn.read_only = None;
         conn.limit = None;
-        match tokio::time::timeout(Duration::from_secs(2), conn.query_drop("ROLLBACK")).await {
-            Ok(Ok(())) => {}
+        match tokio::time::timeout(Duration::from_secs(2), conn.reset()).await {
+            Ok(Ok(true)) => {}
             _ => discard(conn),
         }
     }

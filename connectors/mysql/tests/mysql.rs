@@ -469,3 +469,36 @@ async fn the_compliance_checks_pass() {
     dmesh_connector_api::compliance::check_query_connector(&c, &fixture).await;
     dmesh_connector_api::compliance::check_catalog_connector(&c, &fixture).await;
 }
+
+#[tokio::test]
+async fn a_ddl_request_leaves_nothing_in_the_pooled_session() {
+    let server = MariaDbServer::shared();
+    server.create_database("sessions");
+    let mut cfg = config(server, "sessions");
+    cfg.allow_writes = true;
+    cfg.pool_size = 1;
+    let c = MySqlConnector::open("sessions", cfg).await.expect("opens");
+    let ddl = |sql: &str| QueryRequest {
+        sql: sql.into(),
+        access: AccessMode::Ddl,
+        ..Default::default()
+    };
+    collect(&c, ddl("SET @leak = 42")).await.expect("a session variable");
+    collect(&c, ddl("SET SESSION TRANSACTION READ WRITE")).await.expect("a session mode");
+    collect(&c, ddl("CREATE TEMPORARY TABLE scratch (id int)")).await.expect("a temporary table");
+    // The next caller, on the same (only) connection, sees none of it and
+    // reads in a read-only session in UTC.
+    let b = query(&c, "SELECT @leak IS NULL AS clean, @@session.time_zone AS tz").await;
+    assert_eq!(b.column(0).as_primitive::<arrow::datatypes::Int32Type>().value(0), 1);
+    assert_eq!(b.column(1).as_string::<i32>().value(0), "+00:00");
+    let e = collect(&c, QueryRequest::read_only("SELECT * FROM scratch")).await.expect_err("gone");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let mut unchecked_cfg = config(server, "sessions");
+    unchecked_cfg.check_statements = false;
+    unchecked_cfg.pool_size = 1;
+    let unchecked = MySqlConnector::open("sessions-unchecked", unchecked_cfg).await.expect("opens");
+    server.sql("sessions", "CREATE TABLE t (id int)");
+    let e = collect(&unchecked, QueryRequest::read_only("INSERT INTO t VALUES (1)")).await.expect_err("read-only");
+    assert_eq!(e.reason(), "READ_ONLY", "{e}");
+    assert_eq!(server.sql("sessions", "SELECT COUNT(*) FROM t"), "0");
+}
